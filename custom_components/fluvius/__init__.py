@@ -1,0 +1,121 @@
+"""The Fluvius integration: metering data of the Fluvius API for professional grid users."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
+
+from .api import FluviusClient
+from .connect import create_client
+from .const import DOMAIN
+from .coordinator import FluviusEnergyCoordinator, FluviusMandatesCoordinator
+from .importer import StatisticsImporter
+from .repairs import async_update_mandate_issues
+from .services import async_setup_services
+
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+@dataclass(slots=True)
+class FluviusRuntimeData:
+    """Everything a loaded entry owns."""
+
+    client: FluviusClient
+    mandates: FluviusMandatesCoordinator
+    energy: FluviusEnergyCoordinator
+    importer: StatisticsImporter
+
+
+type FluviusConfigEntry = ConfigEntry[FluviusRuntimeData]
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions once, whatever the number of entries."""
+    async_setup_services(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: FluviusConfigEntry) -> bool:
+    """Fetch mandates, start the history import in the background and set up entities."""
+    session = async_get_clientsession(hass)
+    client = create_client(session, entry.data)
+    importer = StatisticsImporter(hass, entry, client)
+    await importer.async_load()
+    mandates = FluviusMandatesCoordinator(hass, entry, client)
+    energy = FluviusEnergyCoordinator(hass, entry, client, mandates, importer)
+    entry.runtime_data = FluviusRuntimeData(client, mandates, energy, importer)
+
+    await mandates.async_config_entry_first_refresh()
+    await _async_apply_mandates(hass, entry)
+    await energy.async_config_entry_first_refresh()
+
+    async def _async_on_mandates() -> None:
+        await _async_apply_mandates(hass, entry)
+        await energy.async_request_refresh()
+
+    @callback
+    def _on_mandates() -> None:
+        entry.async_create_background_task(hass, _async_on_mandates(), "fluvius apply mandates")
+
+    entry.async_on_unload(mandates.async_add_listener(_on_mandates))
+    entry.async_on_unload(importer.async_shutdown)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def _async_apply_mandates(hass: HomeAssistant, entry: FluviusConfigEntry) -> None:
+    """Purge cut-back periods, start history imports, sync repairs and stale devices."""
+    data = entry.runtime_data
+    by_ean = data.mandates.data.by_ean
+    cuts = {}
+    for ean, mandate in by_ean.items():
+        cut = await data.importer.async_apply_data_period(ean, mandate)
+        if cut is not None:
+            cuts[ean] = cut
+        data.importer.async_start_history(ean, mandate)
+    async_update_mandate_issues(hass, entry, data.mandates.data, cuts)
+    _async_remove_stale_devices(hass, entry, set(by_ean))
+
+
+@callback
+def _async_remove_stale_devices(
+    hass: HomeAssistant, entry: FluviusConfigEntry, eans: set[str]
+) -> None:
+    """Devices of EANs whose mandate disappeared go away (submeters follow their parent)."""
+    registry = dr.async_get(hass)
+    devices = dr.async_entries_for_config_entry(registry, entry.entry_id)
+    by_id = {device.id: device for device in devices}
+    for device in devices:
+        root = device
+        while root.via_device_id is not None and root.via_device_id in by_id:
+            root = by_id[root.via_device_id]
+        ean = next((ident for domain, ident in root.identifiers if domain == DOMAIN), None)
+        if ean is not None and ean not in eans:
+            registry.async_update_device(device.id, remove_config_entry_id=entry.entry_id)
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: FluviusConfigEntry) -> bool:
+    """Unload platforms; background imports are cancelled with the entry."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Forget the import state; the statistics stay (clear them first with the action)."""
+    from .statistics import storage  # noqa: PLC0415
+
+    await storage(hass, entry.entry_id).async_remove()
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: FluviusConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Allow removing a device only when its EAN has no mandate any more."""
+    eans = set(entry.runtime_data.mandates.data.by_ean)
+    return not any(domain == DOMAIN and ident in eans for domain, ident in device.identifiers)

@@ -1,0 +1,228 @@
+"""Turn flat Fluvius readings into hourly rows for long-term statistics.
+
+Home Assistant keeps nothing finer than an hour, so quarter-hours are summed
+into UTC hours (only complete hours: all four quarter-hours present), hourly
+gas is taken as is, and a daily value is booked in the hour its day starts
+when no finer detail exists for that day. Pure functions, no Home Assistant.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .api.models import Direction, Reading, Register, Resolution, Unit
+
+HOUR = timedelta(hours=1)
+QUARTER_HOURS_PER_HOUR = 4
+
+# Statistic-id parts per unit; values in other units (kW, kVA, unknown) are not stored.
+_UNIT_IDS: dict[Unit | str, str] = {Unit.KWH: "kwh", Unit.M3: "m3", Unit.KVARH: "kvarh"}
+ACTIVE_REGISTERS = frozenset({Register.TOTAL, Register.DAY, Register.NIGHT})
+REACTIVE_REGISTERS = frozenset({Register.REACTIVE, Register.INDUCTIVE, Register.CAPACITIVE})
+POWER_REGISTER = "power"
+POWER_UNIT = "kw"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class SeriesKey:
+    """One statistic: EAN (or sub-EAN), direction, register and unit, all lower case."""
+
+    ean: str
+    direction: str
+    register: str
+    unit: str
+
+    @property
+    def statistic_id(self) -> str:
+        """The id scheme other tooling relies on: fluvius:{ean}_{direction}_{register}_{unit}."""
+        return f"fluvius:{self.ean}_{self.direction}_{self.register}_{self.unit}"
+
+    @property
+    def is_power(self) -> bool:
+        """Whether this is the derived quarter-hour power statistic."""
+        return self.register == POWER_REGISTER
+
+    @classmethod
+    def power(cls, ean: str) -> SeriesKey:
+        """The power statistic of a main electricity EAN."""
+        return cls(ean, Direction.OFFTAKE.value, POWER_REGISTER, POWER_UNIT)
+
+
+@dataclass(frozen=True, slots=True)
+class PowerHour:
+    """One hour of quarter-hour power: mean and extremes in kW."""
+
+    mean: float
+    min: float
+    max: float
+
+
+@dataclass(slots=True)
+class HourlyData:
+    """The result of aggregating readings: energy per hour and power per hour."""
+
+    energy: dict[SeriesKey, dict[datetime, float]] = field(default_factory=dict)
+    power: dict[SeriesKey, dict[datetime, PowerHour]] = field(default_factory=dict)
+
+    def first_hour(self) -> datetime | None:
+        """The earliest hour in any series."""
+        starts = [min(rows) for rows in self.energy.values() if rows]
+        starts += [min(rows) for rows in self.power.values() if rows]
+        return min(starts, default=None)
+
+
+def series_key(reading: Reading, *, include_reactive: bool) -> SeriesKey | None:
+    """The statistic a reading belongs to, or None when it is not stored."""
+    unit = _UNIT_IDS.get(reading.unit)
+    if unit is None or not isinstance(reading.direction, Direction):
+        return None
+    register = reading.register
+    if register in REACTIVE_REGISTERS:
+        if not include_reactive:
+            return None
+    elif register not in ACTIVE_REGISTERS:
+        return None
+    return SeriesKey(reading.sub_ean or reading.ean, reading.direction.value, str(register), unit)
+
+
+def floor_hour(moment: datetime) -> datetime:
+    """The UTC hour a moment falls in."""
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def aggregate(readings: Iterable[Reading], *, include_reactive: bool = False) -> HourlyData:
+    """Aggregate readings into complete hourly rows per statistic."""
+    quarter: dict[SeriesKey, dict[datetime, float | None]] = defaultdict(dict)
+    hourly: dict[SeriesKey, dict[datetime, float | None]] = defaultdict(dict)
+    daily: dict[SeriesKey, dict[datetime, tuple[datetime, float | None]]] = defaultdict(dict)
+    for reading in readings:
+        key = series_key(reading, include_reactive=include_reactive)
+        if key is None:
+            continue
+        if reading.resolution is Resolution.QUARTER_HOURLY:
+            _add(quarter[key], reading.start, reading.value)
+        elif reading.resolution is Resolution.HOURLY:
+            _add(hourly[key], reading.start, reading.value)
+        else:
+            day = daily[key]
+            previous = day.get(reading.start)
+            value = reading.value
+            if previous is not None and previous[1] is not None and value is not None:
+                value += previous[1]
+            day[reading.start] = (reading.end, value)
+
+    result = HourlyData()
+    for key, values in quarter.items():
+        hours, power = _quarters_to_hours(values)
+        _merge(result.energy, key, hours)
+        if (
+            key.direction == Direction.OFFTAKE
+            and key.register == Register.TOTAL
+            and key.unit == "kwh"
+        ):
+            result.power[SeriesKey.power(key.ean)] = power
+    for key, values in hourly.items():
+        _merge(result.energy, key, {h: v for h, v in values.items() if v is not None})
+    for key, days in daily.items():
+        detail = result.energy.get(key, {})
+        booked = {
+            floor_hour(start): value
+            for start, (end, value) in days.items()
+            if value is not None and not _has_detail(detail, start, end)
+        }
+        _merge(result.energy, key, booked)
+    _add_totals(result.energy)
+    return result
+
+
+def _add(series: dict[datetime, float | None], start: datetime, value: float | None) -> None:
+    """Add a value; several physical meters at the same instant are summed."""
+    if start in series:
+        previous = series[start]
+        series[start] = None if previous is None or value is None else previous + value
+    else:
+        series[start] = value
+
+
+def _merge(
+    target: dict[SeriesKey, dict[datetime, float]], key: SeriesKey, rows: dict[datetime, float]
+) -> None:
+    if rows:
+        target.setdefault(key, {}).update(rows)
+
+
+def _quarters_to_hours(
+    values: dict[datetime, float | None],
+) -> tuple[dict[datetime, float], dict[datetime, PowerHour]]:
+    """Sum complete hours; a partial hour (or one with a null value) waits."""
+    groups: dict[datetime, list[float | None]] = defaultdict(list)
+    for start, value in values.items():
+        groups[floor_hour(start)].append(value)
+    energy: dict[datetime, float] = {}
+    power: dict[datetime, PowerHour] = {}
+    for hour, group in groups.items():
+        if len(group) != QUARTER_HOURS_PER_HOUR:
+            continue
+        complete = [value for value in group if value is not None]
+        if len(complete) != QUARTER_HOURS_PER_HOUR:
+            continue
+        total = sum(complete)
+        energy[hour] = total
+        power[hour] = PowerHour(mean=total, min=min(complete) * 4, max=max(complete) * 4)
+    return energy, power
+
+
+def _has_detail(detail: dict[datetime, float], start: datetime, end: datetime) -> bool:
+    """Whether finer rows exist inside [start, end)."""
+    hour = floor_hour(start)
+    while hour < end:
+        if hour in detail:
+            return True
+        hour += HOUR
+    return False
+
+
+def _add_totals(energy: dict[SeriesKey, dict[datetime, float]]) -> None:
+    """Where a meter reports only day and night, add their sum as the total."""
+    for key in [k for k in energy if k.register == Register.DAY]:
+        night_key = SeriesKey(key.ean, key.direction, Register.NIGHT.value, key.unit)
+        total_key = SeriesKey(key.ean, key.direction, Register.TOTAL.value, key.unit)
+        night = energy.get(night_key)
+        if night is None:
+            continue
+        day = energy[key]
+        existing = energy.get(total_key, {})
+        totals = {
+            hour: day[hour] + night[hour]
+            for hour in day.keys() & night.keys()
+            if hour not in existing
+        }
+        _merge(energy, total_key, totals)
+
+
+@dataclass(frozen=True, slots=True)
+class SumRow:
+    """One statistic row: the hour, its own value (state) and the running sum."""
+
+    start: datetime
+    state: float
+    sum: float
+
+
+def cumulate(base: float, rows: Sequence[tuple[datetime, float]]) -> list[SumRow]:
+    """Running sums from the stored sum just before the first row (rows sorted by hour)."""
+    out: list[SumRow] = []
+    running = base
+    for start, value in rows:
+        running += value
+        out.append(SumRow(start, value, running))
+    return out
+
+
+def iter_sorted(rows: dict[datetime, float]) -> Iterator[tuple[datetime, float]]:
+    """Rows in hour order."""
+    for start in sorted(rows):
+        yield start, rows[start]

@@ -1,0 +1,84 @@
+"""Binary sensor per EAN: the mandate needs attention (renewal, expiry, rejection)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from homeassistant.components.binary_sensor import BinarySensorDeviceClass, BinarySensorEntity
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .api import Mandate, MandateStatus, RenewalStatus
+from .coordinator import FluviusMandatesCoordinator
+from .entity import FluviusEntity, main_device
+
+if TYPE_CHECKING:
+    from . import FluviusConfigEntry
+
+PARALLEL_UPDATES = 0
+
+ATTENTION_RENEWAL = frozenset(
+    {RenewalStatus.TO_BE_RENEWED, RenewalStatus.RENEWAL_REQUESTED, RenewalStatus.EXPIRED}
+)
+
+
+def needs_attention(mandate: Mandate) -> bool:
+    """ToBeRenewed, RenewalRequested, Expired or Rejected."""
+    return mandate.renewal_status in ATTENTION_RENEWAL or mandate.status == MandateStatus.REJECTED
+
+
+class FluviusMandateAttentionSensor(FluviusEntity[FluviusMandatesCoordinator], BinarySensorEntity):
+    """On when the EAN's mandate must be renewed or has ended."""
+
+    _attr_device_class = BinarySensorDeviceClass.PROBLEM
+    _attr_translation_key = "mandate_attention"
+
+    def __init__(self, coordinator: FluviusMandatesCoordinator, ean: str) -> None:
+        """One per EAN."""
+        super().__init__(
+            coordinator, ean, main_device(ean, coordinator.data.by_ean[ean]), "mandate_attention"
+        )
+
+    @property
+    def available(self) -> bool:
+        """Available while the EAN has a mandate."""
+        return super().available and self.ean in self.coordinator.data.by_ean
+
+    @property
+    def is_on(self) -> bool | None:
+        """Whether the mandate needs attention."""
+        mandate = self.coordinator.data.by_ean.get(self.ean)
+        return None if mandate is None else needs_attention(mandate)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, str | None]:
+        """The raw statuses behind the state."""
+        mandate = self.coordinator.data.by_ean.get(self.ean)
+        if mandate is None:
+            return {}
+        return {
+            "status": None if mandate.status is None else str(mandate.status),
+            "renewal_status": None
+            if mandate.renewal_status is None
+            else str(mandate.renewal_status),
+        }
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: FluviusConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """One binary sensor per EAN, new EANs added as mandates appear."""
+    mandates = entry.runtime_data.mandates
+    known: set[str] = set()
+
+    @callback
+    def _add_new() -> None:
+        new = [ean for ean in mandates.data.by_ean if ean not in known]
+        known.update(new)
+        if new:
+            async_add_entities(FluviusMandateAttentionSensor(mandates, ean) for ean in new)
+
+    _add_new()
+    entry.async_on_unload(mandates.async_add_listener(_add_new))

@@ -1,0 +1,94 @@
+"""Diagnostics: configuration, mandates and coordinator state, with secrets redacted."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.core import HomeAssistant
+
+from .const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_SUBSCRIPTION_KEY, CONF_TENANT_ID
+
+if TYPE_CHECKING:
+    from . import FluviusConfigEntry
+
+TO_REDACT = {
+    CONF_CLIENT_SECRET,
+    CONF_SUBSCRIPTION_KEY,
+    CONF_CLIENT_ID,
+    CONF_TENANT_ID,
+    "access_token",
+}
+
+
+def mask_ean(ean: str | None) -> str | None:
+    """Keep the meter-kind digits and the last three, hide the rest of an EAN."""
+    if ean is None or len(ean) < 10:
+        return ean
+    return f"{ean[:9]}{'*' * (len(ean) - 12)}{ean[-3:]}"
+
+
+def _mask_text(text: str, eans: set[str]) -> str:
+    for ean in eans:
+        text = text.replace(ean, str(mask_ean(ean)))
+    return text
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: FluviusConfigEntry
+) -> dict[str, Any]:
+    """Everything needed to understand a problem, nothing that grants access."""
+    data = entry.runtime_data
+    mandates = data.mandates.data
+    eans = {m.ean for m in mandates.mandates if m.ean}
+    energy = data.energy.data or {}
+    return {
+        "entry": {
+            "title": entry.title,
+            "data": async_redact_data(dict(entry.data), TO_REDACT),
+            "options": dict(entry.options),
+        },
+        "mandates": [
+            {
+                **{k: (str(v) if v is not None else None) for k, v in asdict(m).items()},
+                "ean": mask_ean(m.ean),
+            }
+            for m in mandates.mandates
+        ],
+        "coordinators": {
+            "mandates": {
+                "last_update_success": data.mandates.last_update_success,
+                "last_exception": _mask_text(repr(data.mandates.last_exception), eans),
+            },
+            "energy": {
+                "last_update_success": data.energy.last_update_success,
+                "last_exception": _mask_text(repr(data.energy.last_exception), eans),
+                "unavailable_eans": {
+                    mask_ean(ean): kind for ean, kind in data.energy.ean_errors.items()
+                },
+                "last_errors": {
+                    mask_ean(ean): _mask_text(text, eans)
+                    for ean, text in data.energy.last_errors.items()
+                },
+                "snapshots": {
+                    mask_ean(ean): {
+                        "newest_measurement": str(s.newest_measurement),
+                        "estimated_share": s.estimated_share,
+                        "values": len(s.last_day) + len(s.last_interval),
+                        "submeters": len(s.submeters),
+                    }
+                    for ean, s in energy.items()
+                },
+            },
+        },
+        "history_import": {
+            mask_ean(ean): {
+                "progress": state.progress,
+                "done": state.done,
+                "cursor": str(state.cursor),
+                "statistics": len(state.statistic_ids or ()),
+            }
+            for ean, state in data.importer.states.items()
+        },
+    }

@@ -1,0 +1,58 @@
+"""Base entity: one device per EAN, submeters as child devices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
+
+from .api import EnergyType, Mandate, SubHeadpoint
+from .const import DOMAIN
+
+MANUFACTURER = "Fluvius"
+
+
+def meter_model(ean: str) -> str:
+    """Digital meters have a 4, AMR meters a 5 as fifth digit of the (mock) EAN."""
+    return "AMR meter" if ean[4:5] == "5" else "Digital meter"
+
+
+def main_device(ean: str, mandate: Mandate) -> DeviceInfo:
+    """The device of a main EAN, named by energy type and EAN."""
+    kind = "Gas" if mandate.energy_type == EnergyType.GAS else "Electricity"
+    return DeviceInfo(
+        identifiers={(DOMAIN, ean)},
+        name=f"{kind} {ean}",
+        manufacturer=MANUFACTURER,
+        model=meter_model(ean),
+        serial_number=ean,
+    )
+
+
+def submeter_device(ean: str, sub: SubHeadpoint) -> DeviceInfo:
+    """A submeter (production, auxiliary, offtake) hanging under its main EAN."""
+    kind = str(sub.kind).removeprefix("submetering-").capitalize()
+    installation = f" ({sub.installation_type})" if sub.installation_type else ""
+    sub_ean = sub.ean or f"{ean}-{sub.seq_number}"
+    return DeviceInfo(
+        identifiers={(DOMAIN, sub_ean)},
+        name=f"{kind} submeter {sub_ean}",
+        manufacturer=MANUFACTURER,
+        model=f"{kind} submeter{installation}",
+        serial_number=sub_ean,
+        via_device=(DOMAIN, ean),
+    )
+
+
+class FluviusEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity[CoordinatorT]):
+    """Common naming and availability of Fluvius entities."""
+
+    _attr_has_entity_name = True
+
+    def __init__(self, coordinator: CoordinatorT, ean: str, device: DeviceInfo, key: str) -> None:
+        """Unique ids are EAN-based, stable across credential changes."""
+        super().__init__(coordinator)
+        self.ean = ean
+        self._attr_device_info = device
+        self._attr_unique_id = f"{ean}_{key}"

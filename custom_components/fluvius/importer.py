@@ -1,0 +1,373 @@
+"""Statistics import per EAN: resumable history import, poll updates, purge and clear.
+
+The history import runs in the background, oldest window first, with a cursor
+persisted after every window, so a restart resumes without gaps or duplicates
+(re-writing a window is harmless: unchanged hours are not rewritten).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.util import dt as dt_util
+
+from .aggregation import HourlyData
+from .api import (
+    ComplexEnergyType,
+    DataServiceType,
+    EnergyResponse,
+    EnergyType,
+    FluviusAuthenticationError,
+    FluviusClient,
+    FluviusError,
+    FluviusForbiddenError,
+    FluviusNoAccessError,
+    Granularity,
+    Mandate,
+    PeriodType,
+    Reading,
+)
+from .const import CONF_HISTORY_MONTHS, CONF_IMPORT_REACTIVE, DEFAULT_HISTORY_MONTHS, LOGGER
+from .statistics import StatisticsWriter, async_aggregate, storage
+
+if TYPE_CHECKING:
+    from . import FluviusConfigEntry
+
+FLUVIUS_TZ = ZoneInfo("Europe/Brussels")
+# Local days per history window: 184 local days never exceed the API's 185 x 24 h.
+WINDOW_DAYS = 184
+# Never ask further back than the API allows (3 years), with a day of margin.
+MAX_HISTORY_DAYS = 3 * 365 - 1
+# A failed window is retried after this long.
+RETRY_DELAY = timedelta(minutes=15)
+
+
+def local_midnight(day: date) -> datetime:
+    """UTC instant of local (Brussels) midnight starting ``day``."""
+    return datetime.combine(day, time(), FLUVIUS_TZ).astimezone(dt_util.UTC)
+
+
+def local_day(moment: datetime) -> date:
+    """The Brussels calendar day of an instant."""
+    return moment.astimezone(FLUVIUS_TZ).date()
+
+
+def history_windows(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """Local-midnight-aligned windows of at most WINDOW_DAYS local days, oldest first."""
+    windows: list[tuple[datetime, datetime]] = []
+    day = local_day(start)
+    cursor = start
+    while cursor < end:
+        day += timedelta(days=WINDOW_DAYS)
+        window_end = min(local_midnight(day), end)
+        windows.append((cursor, window_end))
+        cursor = window_end
+    return windows
+
+
+def months_back(moment: datetime, months: int) -> date:
+    """The local date ``months`` calendar months before ``moment`` (day clamped)."""
+    day = local_day(moment)
+    month_index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(month_index, 12)
+    return date(year, month + 1, 1)
+
+
+def granularities(mandate: Mandate) -> tuple[Granularity, ...]:
+    """The finest granularity the access allows, plus daily for daily-only EANs."""
+    if mandate.data_service_type == DataServiceType.QUARTER_HOURLY:
+        return (Granularity.HOURLY_QUARTERHOURLY,)
+    return (Granularity.DAILY,)
+
+
+def is_amr_electricity(ean: str, mandate: Mandate) -> bool:
+    """AMR meters (5th digit 5) are the only ones with reactive energy."""
+    return mandate.energy_type == EnergyType.ELECTRICITY and ean[4:5] == "5"
+
+
+@dataclass(slots=True)
+class EanImportState:
+    """Persisted per-EAN import state."""
+
+    history_from: datetime | None = None
+    history_to: datetime | None = None
+    cursor: datetime | None = None
+    done: bool = False
+    last_poll: datetime | None = None
+    data_period_to: datetime | None = None
+    statistic_ids: set[str] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe form for the store."""
+        return {
+            "history_from": _iso(self.history_from),
+            "history_to": _iso(self.history_to),
+            "cursor": _iso(self.cursor),
+            "done": self.done,
+            "last_poll": _iso(self.last_poll),
+            "data_period_to": _iso(self.data_period_to),
+            "statistic_ids": sorted(self.statistic_ids or ()),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> EanImportState:
+        """Read back what :meth:`as_dict` wrote."""
+        return cls(
+            history_from=_parse(raw.get("history_from")),
+            history_to=_parse(raw.get("history_to")),
+            cursor=_parse(raw.get("cursor")),
+            done=bool(raw.get("done")),
+            last_poll=_parse(raw.get("last_poll")),
+            data_period_to=_parse(raw.get("data_period_to")),
+            statistic_ids=set(raw.get("statistic_ids") or ()),
+        )
+
+    @property
+    def progress(self) -> float | None:
+        """Share of the history imported, in percent."""
+        if self.done:
+            return 100.0
+        if self.history_from is None or self.history_to is None or self.cursor is None:
+            return None
+        total = (self.history_to - self.history_from).total_seconds()
+        if total <= 0:
+            return 100.0
+        return round(100 * (self.cursor - self.history_from).total_seconds() / total, 1)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse(value: Any) -> datetime | None:
+    return None if not value else dt_util.parse_datetime(str(value))
+
+
+class StatisticsImporter:
+    """Owns the statistics of one config entry."""
+
+    def __init__(
+        self, hass: HomeAssistant, entry: FluviusConfigEntry, client: FluviusClient
+    ) -> None:
+        """Set up the store; call :meth:`async_load` before use."""
+        self._hass = hass
+        self._entry = entry
+        self._client = client
+        self._store = storage(hass, entry.entry_id)
+        self.writer = StatisticsWriter(hass)
+        self.states: dict[str, EanImportState] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    async def async_load(self) -> None:
+        """Load the persisted import state."""
+        raw = await self._store.async_load() or {}
+        self.states = {
+            ean: EanImportState.from_dict(value) for ean, value in raw.get("eans", {}).items()
+        }
+
+    async def async_save(self) -> None:
+        """Persist the import state."""
+        await self._store.async_save(
+            {"eans": {ean: state.as_dict() for ean, state in self.states.items()}}
+        )
+
+    async def async_remove_store(self) -> None:
+        """Forget the import state (entry removed)."""
+        await self._store.async_remove()
+
+    def state(self, ean: str) -> EanImportState:
+        """The import state of an EAN, created on first use."""
+        return self.states.setdefault(ean, EanImportState())
+
+    @property
+    def include_reactive(self) -> bool:
+        """Whether reactive energy is imported (option)."""
+        return bool(self._entry.options.get(CONF_IMPORT_REACTIVE, False))
+
+    def complex_types(self, ean: str, mandate: Mandate) -> tuple[ComplexEnergyType, ...]:
+        """Ask reactive energy only where it exists and is wanted."""
+        if self.include_reactive and is_amr_electricity(ean, mandate):
+            return (ComplexEnergyType.ACTIVE, ComplexEnergyType.REACTIVE)
+        return ()
+
+    # History import -------------------------------------------------------------
+
+    @callback
+    def async_start_history(
+        self, ean: str, mandate: Mandate, *, start: datetime | None = None
+    ) -> None:
+        """Start (or resume) the background history import of an EAN."""
+        task = self._tasks.get(ean)
+        if task is not None and not task.done():
+            if start is None:
+                return
+            task.cancel()
+        state = self.state(ean)
+        if start is not None:
+            state.history_from = start
+            state.cursor = start
+            state.history_to = None
+            state.done = False
+        elif state.done:
+            return
+        self._tasks[ean] = self._entry.async_create_background_task(
+            self._hass, self._async_import_history(ean, mandate), f"fluvius history import {ean}"
+        )
+
+    def history_start(self, mandate: Mandate, now: datetime) -> datetime:
+        """Oldest hour to import: the mandate, the option and the API's 3 years decide."""
+        months = int(self._entry.options.get(CONF_HISTORY_MONTHS, DEFAULT_HISTORY_MONTHS))
+        oldest = max(months_back(now, months), local_day(now) - timedelta(days=MAX_HISTORY_DAYS))
+        start = local_midnight(oldest)
+        if mandate.data_period_from is not None and mandate.data_period_from > start:
+            start = local_midnight(local_day(mandate.data_period_from))
+            if start < mandate.data_period_from:
+                start = local_midnight(local_day(mandate.data_period_from) + timedelta(days=1))
+        return start
+
+    async def _async_import_history(self, ean: str, mandate: Mandate) -> None:
+        state = self.state(ean)
+        now = dt_util.utcnow()
+        if state.history_from is None:
+            state.history_from = self.history_start(mandate, now)
+        if state.history_to is None:
+            end = now.replace(minute=0, second=0, microsecond=0)
+            if mandate.data_period_to is not None:
+                end = min(end, mandate.data_period_to)
+            state.history_to = end
+            if state.last_poll is None:
+                state.last_poll = now
+        if state.cursor is None:
+            state.cursor = state.history_from
+        await self.async_save()
+        windows = history_windows(state.cursor, state.history_to)
+        LOGGER.info(
+            "Importing history of EAN %s from %s to %s in %d window(s)",
+            ean,
+            state.cursor.isoformat(),
+            state.history_to.isoformat(),
+            len(windows),
+        )
+        for window_start, window_end in windows:
+            while True:
+                try:
+                    response = await self._client.get_energy(
+                        ean,
+                        window_start,
+                        window_end,
+                        PeriodType.READ_TIME,
+                        granularities(mandate),
+                        self.complex_types(ean, mandate),
+                    )
+                    await self.async_write_response(ean, response)
+                    break
+                except FluviusAuthenticationError:
+                    LOGGER.warning("History import of EAN %s paused: credentials refused", ean)
+                    self._entry.async_start_reauth(self._hass)
+                    return
+                except (FluviusForbiddenError, FluviusNoAccessError) as err:
+                    LOGGER.warning("History import of EAN %s stopped: %s", ean, err)
+                    return
+                except FluviusError as err:
+                    LOGGER.warning(
+                        "History window %s of EAN %s failed (%s); retrying in %s",
+                        window_start.date(),
+                        ean,
+                        err,
+                        RETRY_DELAY,
+                    )
+                    await asyncio.sleep(RETRY_DELAY.total_seconds())
+            state.cursor = window_end
+            await self.async_save()
+            LOGGER.info(
+                "Imported history of EAN %s up to %s (%s%%)",
+                ean,
+                window_end.isoformat(),
+                state.progress,
+            )
+        state.done = True
+        await self.async_save()
+        LOGGER.info("History import of EAN %s complete", ean)
+
+    # Writing --------------------------------------------------------------------
+
+    async def async_write_response(self, ean: str, response: EnergyResponse) -> HourlyData:
+        """Aggregate a response off the event loop and write its complete hours."""
+        return await self.async_write_readings(ean, response.readings)
+
+    async def async_write_readings(self, ean: str, readings: Any) -> HourlyData:
+        """Aggregate readings (a callable returning them) and write the result."""
+        data = await async_aggregate(self._hass, readings, include_reactive=self.include_reactive)
+        await self.writer.async_write(data)
+        ids = {key.statistic_id for key in (*data.energy, *data.power)}
+        state = self.state(ean)
+        if ids - (state.statistic_ids or set()):
+            state.statistic_ids = (state.statistic_ids or set()) | ids
+            await self.async_save()
+        return data
+
+    def history_done(self, ean: str) -> bool:
+        """Whether polls may write statistics for this EAN."""
+        return self.state(ean).done
+
+    # Purge and clear ------------------------------------------------------------
+
+    async def async_apply_data_period(self, ean: str, mandate: Mandate) -> datetime | None:
+        """Delete rows after a data period end that moved back; return the cut, if any."""
+        state = self.state(ean)
+        new_end = mandate.data_period_to
+        previous = state.data_period_to
+        state.data_period_to = new_end
+        cut: datetime | None = None
+        if (
+            new_end is not None
+            and new_end < dt_util.utcnow()
+            and (previous is None or new_end < previous)
+        ):
+            cut = new_end
+            if state.statistic_ids:
+                LOGGER.warning(
+                    "Data period of EAN %s now ends %s: deleting statistics after it",
+                    ean,
+                    new_end.isoformat(),
+                )
+                await self.writer.async_delete_from(sorted(state.statistic_ids), new_end)
+            if state.history_to is not None and state.history_to > new_end:
+                state.history_to = new_end
+                if state.cursor is not None and state.cursor > new_end:
+                    state.cursor = new_end
+        await self.async_save()
+        return cut
+
+    async def async_clear(self, eans: Iterable[str]) -> list[str]:
+        """Remove the statistics of the EANs and reset their import state."""
+        cleared: list[str] = []
+        for ean in eans:
+            task = self._tasks.pop(ean, None)
+            if task is not None:
+                task.cancel()
+            state = self.states.pop(ean, None)
+            if state is not None and state.statistic_ids:
+                cleared.extend(sorted(state.statistic_ids))
+        if cleared:
+            await self.writer.async_clear(cleared)
+        await self.async_save()
+        return cleared
+
+    async def async_shutdown(self) -> None:
+        """Stop history tasks (the entry's background tasks are also cancelled by HA)."""
+        for task in self._tasks.values():
+            task.cancel()
+        self._tasks.clear()
+
+
+def readings_of(responses: Iterable[EnergyResponse]) -> Iterable[Reading]:
+    """All readings of several responses."""
+    for response in responses:
+        yield from response.readings()

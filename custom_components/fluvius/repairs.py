@@ -1,0 +1,128 @@
+"""Repair issues about mandates: expiring, ended, cut back, no quarter-hour access, refused EANs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+
+from .api import DataServiceType, EnergyType, MandateStatus, RenewalStatus
+from .const import DOMAIN, EXPIRY_WARNING, RENEWAL_URL
+
+if TYPE_CHECKING:
+    from . import FluviusConfigEntry
+    from .coordinator import MandatesData
+
+ENDED_RENEWAL = frozenset({RenewalStatus.EXPIRED})
+# Issue kinds this module manages per EAN (ids are f"{kind}_{entry_id}_{ean}").
+MANAGED_KINDS = ("mandate_expiring", "mandate_ended", "no_quarter_hour", "ean_forbidden")
+
+
+def issue_id(kind: str, entry: FluviusConfigEntry, key: str) -> str:
+    """Issue ids are per entry, so two accounts never clear each other's issues."""
+    return f"{kind}_{entry.entry_id}_{key}"
+
+
+@callback
+def async_update_mandate_issues(
+    hass: HomeAssistant,
+    entry: FluviusConfigEntry,
+    data: MandatesData,
+    cuts: dict[str, datetime],
+) -> None:
+    """Raise and clear the mandate issues after a mandates refresh."""
+    now = dt_util.utcnow()
+    wanted: dict[str, tuple[str, dict[str, str]]] = {}
+    for mandate in data.mandates:
+        key = mandate.ean or mandate.reference_number
+        if key is None:
+            continue
+        if mandate.status in (MandateStatus.REJECTED, MandateStatus.FINISHED):
+            wanted[issue_id("mandate_ended", entry, key)] = (
+                "mandate_ended",
+                {"ean": key, "status": str(mandate.status)},
+            )
+            continue
+        if mandate.status != MandateStatus.APPROVED:
+            continue
+        expiry = mandate.mandate_expiration_date
+        if mandate.renewal_status in ENDED_RENEWAL or (expiry is not None and expiry <= now):
+            wanted[issue_id("mandate_ended", entry, key)] = (
+                "mandate_ended",
+                {"ean": key, "status": str(mandate.renewal_status or "Expired")},
+            )
+        elif mandate.renewal_status == RenewalStatus.TO_BE_RENEWED or (
+            expiry is not None and expiry - now <= EXPIRY_WARNING
+        ):
+            wanted[issue_id("mandate_expiring", entry, key)] = (
+                "mandate_expiring",
+                {
+                    "ean": key,
+                    "date": dt_util.as_local(expiry).date().isoformat() if expiry else "?",
+                    "url": RENEWAL_URL,
+                },
+            )
+        if (
+            mandate.energy_type == EnergyType.ELECTRICITY
+            and mandate.data_service_type == DataServiceType.DAILY
+        ):
+            wanted[issue_id("no_quarter_hour", entry, key)] = ("no_quarter_hour", {"ean": key})
+
+    registry = ir.async_get(hass)
+    prefixes = tuple(
+        f"{kind}_{entry.entry_id}_" for kind in MANAGED_KINDS if kind != "ean_forbidden"
+    )
+    for (domain, existing), _issue in list(registry.issues.items()):
+        if domain == DOMAIN and existing.startswith(prefixes) and existing not in wanted:
+            ir.async_delete_issue(hass, DOMAIN, existing)
+    for ident, (kind, placeholders) in wanted.items():
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            ident,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=kind,
+            translation_placeholders=placeholders,
+            learn_more_url=RENEWAL_URL if kind in ("mandate_expiring", "mandate_ended") else None,
+        )
+    for ean, cut in cuts.items():
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id("data_period_cut", entry, ean),
+            is_fixable=False,
+            is_persistent=True,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="data_period_cut",
+            translation_placeholders={"ean": ean, "date": cut.isoformat()},
+        )
+
+
+@callback
+def async_update_forbidden_issues(
+    hass: HomeAssistant, entry: FluviusConfigEntry, forbidden: set[str]
+) -> None:
+    """One issue per EAN the API refuses with 403 (access or geoblocking)."""
+    prefix = f"ean_forbidden_{entry.entry_id}_"
+    registry = ir.async_get(hass)
+    for (domain, existing), _issue in list(registry.issues.items()):
+        if (
+            domain == DOMAIN
+            and existing.startswith(prefix)
+            and existing[len(prefix) :] not in forbidden
+        ):
+            ir.async_delete_issue(hass, DOMAIN, existing)
+    for ean in forbidden:
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id("ean_forbidden", entry, ean),
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="ean_forbidden",
+            translation_placeholders={"ean": ean},
+        )

@@ -1,0 +1,358 @@
+"""Sensors: last complete day and last interval values, mandate and data diagnostics.
+
+Fluvius data arrive 1 to 72 hours late, so the energy sensors carry the period
+they belong to as attributes and have no state class: the long-term history
+comes from the imported statistics, never from these states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    PERCENTAGE,
+    EntityCategory,
+    UnitOfEnergy,
+    UnitOfReactiveEnergy,
+    UnitOfVolume,
+)
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .api import DataServiceType, EnergyType, Mandate, MandateStatus, RenewalStatus
+from .coordinator import (
+    EanSnapshot,
+    FluviusEnergyCoordinator,
+    FluviusMandatesCoordinator,
+    PeriodValue,
+    ValueKey,
+)
+from .entity import FluviusEntity, main_device, submeter_device
+
+if TYPE_CHECKING:
+    from . import FluviusConfigEntry
+
+PARALLEL_UPDATES = 0
+
+_UNITS: dict[str, tuple[str, SensorDeviceClass]] = {
+    "kwh": (UnitOfEnergy.KILO_WATT_HOUR, SensorDeviceClass.ENERGY),
+    "m3": (UnitOfVolume.CUBIC_METERS, SensorDeviceClass.GAS),
+    "kvarh": (
+        UnitOfReactiveEnergy.KILO_VOLT_AMPERE_REACTIVE_HOUR,
+        SensorDeviceClass.REACTIVE_ENERGY,
+    ),
+}
+REACTIVE = frozenset({"inductive", "capacitive", "reactive"})
+
+
+def value_translation_key(period: str, key: ValueKey, energy_type: str | None) -> str:
+    """Static translation keys, e.g. last_day_offtake_night or last_interval_gas_volume."""
+    _, direction, register, unit = key
+    if energy_type == EnergyType.GAS:
+        return f"{period}_gas_{'volume' if unit == 'm3' else 'energy'}"
+    return f"{period}_{direction}_{register}"
+
+
+class FluviusValueSensor(FluviusEntity[FluviusEnergyCoordinator], SensorEntity):
+    """A delayed value (last complete day or last quarter-hour/hour) with its period."""
+
+    _attr_suggested_display_precision = 3
+
+    def __init__(
+        self,
+        coordinator: FluviusEnergyCoordinator,
+        ean: str,
+        mandate: Mandate,
+        period: str,
+        key: ValueKey,
+    ) -> None:
+        """One sensor per EAN (or sub-EAN), period, direction, register and unit."""
+        meter_ean, direction, register, unit = key
+        snapshot = coordinator.data.get(ean) if coordinator.data else None
+        device = main_device(ean, mandate)
+        if meter_ean != ean and snapshot is not None:
+            sub = next((s for s in snapshot.submeters if s.ean == meter_ean), None)
+            if sub is not None:
+                device = submeter_device(ean, sub)
+        super().__init__(coordinator, ean, device, f"{period}_{direction}_{register}_{unit}")
+        self._attr_unique_id = f"{meter_ean}_{period}_{direction}_{register}_{unit}"
+        self._period = period
+        self._key = key
+        self._attr_translation_key = value_translation_key(period, key, mandate.energy_type)
+        self._attr_native_unit_of_measurement, self._attr_device_class = _UNITS[unit]
+        if register in REACTIVE:
+            self._attr_entity_registry_enabled_default = False
+
+    @property
+    def _value(self) -> PeriodValue | None:
+        snapshot = self.coordinator.data.get(self.ean) if self.coordinator.data else None
+        if snapshot is None:
+            return None
+        values = snapshot.last_day if self._period == "last_day" else snapshot.last_interval
+        return values.get(self._key)
+
+    @property
+    def available(self) -> bool:
+        """Unavailable while the API refuses this EAN."""
+        return super().available and self.ean not in self.coordinator.ean_errors
+
+    @property
+    def native_value(self) -> float | None:
+        """The value of the period in the attributes."""
+        value = self._value
+        return None if value is None else value.value
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """The period the value belongs to and its quality."""
+        value = self._value
+        if value is None:
+            return None
+        attributes: dict[str, Any] = {
+            "period_start": value.start.isoformat(),
+            "period_end": value.end.isoformat(),
+            "validation_state": value.validation_state,
+        }
+        if value.gas_conversion_factor is not None:
+            attributes["gas_conversion_factor"] = value.gas_conversion_factor
+        return attributes
+
+
+@dataclass(frozen=True, kw_only=True)
+class MandateSensorDescription(SensorEntityDescription):
+    """A diagnostic sensor computed from the EAN's mandate."""
+
+    value_fn: Callable[[Mandate], str | datetime | None]
+
+
+def _enum_state(value: object, options: dict[Any, str]) -> str | None:
+    return options.get(value)
+
+
+MANDATE_STATUS_OPTIONS = {
+    MandateStatus.REQUESTED: "requested",
+    MandateStatus.APPROVED: "approved",
+    MandateStatus.REJECTED: "rejected",
+    MandateStatus.FINISHED: "finished",
+}
+RENEWAL_STATUS_OPTIONS = {
+    None: "not_due",
+    RenewalStatus.TO_BE_RENEWED: "to_be_renewed",
+    RenewalStatus.RENEWAL_REQUESTED: "renewal_requested",
+    RenewalStatus.EXPIRED: "expired",
+}
+GRANULARITY_OPTIONS = {
+    DataServiceType.DAILY: "daily",
+    DataServiceType.QUARTER_HOURLY: "quarter_hourly",
+}
+
+MANDATE_SENSORS: tuple[MandateSensorDescription, ...] = (
+    MandateSensorDescription(
+        key="mandate_status",
+        translation_key="mandate_status",
+        device_class=SensorDeviceClass.ENUM,
+        options=list(MANDATE_STATUS_OPTIONS.values()),
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda m: _enum_state(m.status, MANDATE_STATUS_OPTIONS),
+    ),
+    MandateSensorDescription(
+        key="renewal_status",
+        translation_key="renewal_status",
+        device_class=SensorDeviceClass.ENUM,
+        options=list(RENEWAL_STATUS_OPTIONS.values()),
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda m: _enum_state(m.renewal_status, RENEWAL_STATUS_OPTIONS),
+    ),
+    MandateSensorDescription(
+        key="mandate_expiration",
+        translation_key="mandate_expiration",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda m: m.mandate_expiration_date,
+    ),
+    MandateSensorDescription(
+        key="data_period_start",
+        translation_key="data_period_start",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda m: m.data_period_from,
+    ),
+    MandateSensorDescription(
+        key="data_period_end",
+        translation_key="data_period_end",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda m: m.data_period_to,
+    ),
+    MandateSensorDescription(
+        key="access_granularity",
+        translation_key="access_granularity",
+        device_class=SensorDeviceClass.ENUM,
+        options=list(GRANULARITY_OPTIONS.values()),
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda m: _enum_state(m.data_service_type, GRANULARITY_OPTIONS),
+    ),
+)
+
+
+class FluviusMandateSensor(FluviusEntity[FluviusMandatesCoordinator], SensorEntity):
+    """Mandate facts of one EAN (status, renewal, expiry, data period, granularity)."""
+
+    entity_description: MandateSensorDescription
+
+    def __init__(
+        self,
+        coordinator: FluviusMandatesCoordinator,
+        ean: str,
+        description: MandateSensorDescription,
+    ) -> None:
+        """Bind the description to the EAN's device."""
+        super().__init__(
+            coordinator, ean, main_device(ean, coordinator.data.by_ean[ean]), description.key
+        )
+        self.entity_description = description
+
+    @property
+    def available(self) -> bool:
+        """Available while the EAN has a mandate."""
+        return super().available and self.ean in self.coordinator.data.by_ean
+
+    @property
+    def native_value(self) -> str | datetime | None:
+        """Computed from the current mandate."""
+        mandate = self.coordinator.data.by_ean.get(self.ean)
+        return None if mandate is None else self.entity_description.value_fn(mandate)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataSensorDescription(SensorEntityDescription):
+    """A sensor about the data of an EAN (freshness, quality, import progress)."""
+
+    value_fn: Callable[[FluviusEnergyCoordinator, str, EanSnapshot | None], Any]
+    gas_only: bool = False
+
+
+def _gcf(_: FluviusEnergyCoordinator, __: str, snapshot: EanSnapshot | None) -> str | None:
+    if snapshot is None:
+        return None
+    factors = [
+        v for v in snapshot.last_interval.values() if v.gas_conversion_factor is not None
+    ] or [v for v in snapshot.last_day.values() if v.gas_conversion_factor is not None]
+    if not factors:
+        return None
+    newest = max(factors, key=lambda v: v.start)
+    return str(newest.gas_conversion_factor).casefold()
+
+
+DATA_SENSORS: tuple[DataSensorDescription, ...] = (
+    DataSensorDescription(
+        key="newest_measurement",
+        translation_key="newest_measurement",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda _, __, s: None if s is None else s.newest_measurement,
+    ),
+    DataSensorDescription(
+        key="estimated_share",
+        translation_key="estimated_share",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda _, __, s: None if s is None else s.estimated_share,
+    ),
+    DataSensorDescription(
+        key="history_import",
+        translation_key="history_import",
+        native_unit_of_measurement=PERCENTAGE,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda c, ean, _: c.importer.state(ean).progress,
+    ),
+    DataSensorDescription(
+        key="gas_conversion_factor",
+        translation_key="gas_conversion_factor",
+        device_class=SensorDeviceClass.ENUM,
+        options=["p", "d", "c"],
+        gas_only=True,
+        value_fn=_gcf,
+    ),
+)
+
+
+class FluviusDataSensor(FluviusEntity[FluviusEnergyCoordinator], SensorEntity):
+    """Freshness, quality and import progress of one EAN's data."""
+
+    entity_description: DataSensorDescription
+
+    def __init__(
+        self,
+        coordinator: FluviusEnergyCoordinator,
+        ean: str,
+        mandate: Mandate,
+        description: DataSensorDescription,
+    ) -> None:
+        """Bind the description to the EAN's device."""
+        super().__init__(coordinator, ean, main_device(ean, mandate), description.key)
+        self.entity_description = description
+
+    @property
+    def available(self) -> bool:
+        """Unavailable while the API refuses this EAN."""
+        return super().available and self.ean not in self.coordinator.ean_errors
+
+    @property
+    def native_value(self) -> Any:
+        """Computed from the last poll (or the importer's state)."""
+        snapshot = self.coordinator.data.get(self.ean) if self.coordinator.data else None
+        return self.entity_description.value_fn(self.coordinator, self.ean, snapshot)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: FluviusConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add entities per EAN now, and for new EANs and values as they appear."""
+    data = entry.runtime_data
+    known: set[str] = set()
+
+    @callback
+    def _add_new() -> None:
+        new: list[SensorEntity] = []
+        by_ean = data.mandates.data.by_ean
+        for ean, mandate in by_ean.items():
+            candidates: list[SensorEntity] = [
+                FluviusMandateSensor(data.mandates, ean, d) for d in MANDATE_SENSORS
+            ]
+            candidates += [
+                FluviusDataSensor(data.energy, ean, mandate, d)
+                for d in DATA_SENSORS
+                if not d.gas_only or mandate.energy_type == EnergyType.GAS
+            ]
+            snapshot = data.energy.data.get(ean) if data.energy.data else None
+            if snapshot is not None:
+                for period, values in (
+                    ("last_day", snapshot.last_day),
+                    ("last_interval", snapshot.last_interval),
+                ):
+                    candidates += [
+                        FluviusValueSensor(data.energy, ean, mandate, period, key) for key in values
+                    ]
+            for entity in candidates:
+                if entity.unique_id not in known:
+                    known.add(str(entity.unique_id))
+                    new.append(entity)
+        if new:
+            async_add_entities(new)
+
+    _add_new()
+    entry.async_on_unload(data.mandates.async_add_listener(_add_new))
+    entry.async_on_unload(data.energy.async_add_listener(_add_new))

@@ -1,0 +1,252 @@
+"""Long-term statistics: history import, incremental updates, corrections and purges.
+
+Rows are keyed by hour. When any hour changes, every later row's ``sum`` is
+recomputed from the stored sum just before the first changed hour, so late
+data and corrections never produce negative or doubled bars, and writing the
+same data twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.components.recorder.models import (
+    StatisticData,
+    StatisticMeanType,
+    StatisticMetaData,
+)
+from homeassistant.components.recorder.statistics import (
+    async_add_external_statistics,
+    get_last_statistics,
+    get_metadata,
+    statistics_during_period,
+)
+from homeassistant.const import UnitOfEnergy, UnitOfPower, UnitOfReactiveEnergy, UnitOfVolume
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .aggregation import HourlyData, SeriesKey, aggregate, cumulate
+from .api import Reading
+from .const import DOMAIN
+
+STORAGE_VERSION = 1
+# States closer than this are the same value (floating-point noise of sums).
+EPSILON = 1e-6
+# How far back to look for the stored sum before a changed hour before scanning everything.
+_BASE_LOOKBACK = timedelta(days=3)
+_EPOCH = datetime(2000, 1, 1, tzinfo=dt_util.UTC)
+
+_UNITS: dict[str, tuple[str, str]] = {
+    "kwh": (UnitOfEnergy.KILO_WATT_HOUR, "energy"),
+    "m3": (UnitOfVolume.CUBIC_METERS, "volume"),
+    "kvarh": (UnitOfReactiveEnergy.KILO_VOLT_AMPERE_REACTIVE_HOUR, "reactive_energy"),
+    "kw": (UnitOfPower.KILO_WATT, "power"),
+}
+_MEANINGS = {
+    "offtake": "offtake",
+    "injection": "injection",
+    "production": "production",
+    "auxiliary": "auxiliary consumption",
+}
+
+type StatType = Literal["change", "last_reset", "max", "mean", "min", "state", "sum"]
+
+
+def statistic_metadata(key: SeriesKey) -> StatisticMetaData:
+    """Complete metadata: external statistic, source fluvius, HA's unit spelling."""
+    unit, unit_class = _UNITS[key.unit]
+    meaning = _MEANINGS.get(key.direction, key.direction)
+    if key.is_power:
+        name = f"Fluvius {key.ean} offtake power"
+    elif key.register == "total":
+        name = f"Fluvius {key.ean} {meaning}"
+    else:
+        name = f"Fluvius {key.ean} {meaning} {key.register}"
+    if key.unit == "m3":
+        name += " (m³)"
+    elif key.unit == "kwh" and key.register == "total" and key.direction == "offtake":
+        name += " (kWh)"
+    return StatisticMetaData(
+        has_sum=not key.is_power,
+        mean_type=StatisticMeanType.ARITHMETIC if key.is_power else StatisticMeanType.NONE,
+        name=name,
+        source=DOMAIN,
+        statistic_id=key.statistic_id,
+        unit_class=unit_class,
+        unit_of_measurement=unit,
+    )
+
+
+@dataclass(slots=True)
+class _StoredSeries:
+    """Stored rows from some hour on, and the sum just before that hour."""
+
+    base: float
+    states: dict[datetime, float] = field(default_factory=dict)
+    sums: dict[datetime, float] = field(default_factory=dict)
+
+
+class StatisticsWriter:
+    """Writes hourly rows through the recorder, re-basing sums after any change."""
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        """Writes are serialised: each is a read-modify-write of the running sum."""
+        self._hass = hass
+        self._lock = asyncio.Lock()
+
+    async def async_write(self, data: HourlyData) -> set[str]:
+        """Write energy and power rows; return the statistic ids that changed."""
+        changed: set[str] = set()
+        async with self._lock:
+            for key, rows in sorted(data.energy.items()):
+                if rows and await self._async_write_sum_series(key, rows):
+                    changed.add(key.statistic_id)
+            for key, power_rows in sorted(data.power.items()):
+                if not power_rows:
+                    continue
+                async_add_external_statistics(
+                    self._hass,
+                    statistic_metadata(key),
+                    [
+                        StatisticData(start=hour, mean=row.mean, min=row.min, max=row.max)
+                        for hour, row in sorted(power_rows.items())
+                    ],
+                )
+                changed.add(key.statistic_id)
+            if changed:
+                await get_instance(self._hass).async_block_till_done()
+        return changed
+
+    async def _async_write_sum_series(self, key: SeriesKey, rows: dict[datetime, float]) -> bool:
+        first = min(rows)
+        stored = await get_instance(self._hass).async_add_executor_job(
+            self._read_series, key.statistic_id, first
+        )
+        changed = [
+            hour
+            for hour, value in rows.items()
+            if hour not in stored.states or abs(stored.states[hour] - value) > EPSILON
+        ]
+        if not changed:
+            return False
+        first_changed = min(changed)
+        merged = {**stored.states, **rows}
+        before = [hour for hour in stored.sums if hour < first_changed]
+        base = stored.sums[max(before)] if before else stored.base
+        new_rows = cumulate(
+            base, [(hour, merged[hour]) for hour in sorted(merged) if hour >= first_changed]
+        )
+        async_add_external_statistics(
+            self._hass,
+            statistic_metadata(key),
+            [
+                StatisticData(start=row.start, state=round(row.state, 6), sum=round(row.sum, 6))
+                for row in new_rows
+            ],
+        )
+        return True
+
+    def _read_series(self, statistic_id: str, first: datetime) -> _StoredSeries:
+        """Read (in the recorder's executor) the rows from ``first`` on and the sum before."""
+        after = self._rows(statistic_id, first, None, {"state", "sum"})
+        series = _StoredSeries(base=0.0)
+        for row in after:
+            start = dt_util.utc_from_timestamp(row["start"])
+            series.states[start] = float(row.get("state") or 0.0)
+            series.sums[start] = float(row.get("sum") or 0.0)
+        if not after:
+            last = get_last_statistics(self._hass, 1, statistic_id, False, {"sum"})
+            rows = last.get(statistic_id, [])
+            if rows and dt_util.utc_from_timestamp(rows[0]["start"]) < first:
+                series.base = float(rows[0].get("sum") or 0.0)
+                return series
+        before = self._rows(statistic_id, first - _BASE_LOOKBACK, first, {"sum"})
+        if not before:
+            before = self._rows(statistic_id, _EPOCH, first, {"sum"})
+        if before:
+            series.base = float(before[-1].get("sum") or 0.0)
+        return series
+
+    def _rows(
+        self,
+        statistic_id: str,
+        start: datetime,
+        end: datetime | None,
+        types: set[StatType],
+    ) -> list[Any]:
+        result = statistics_during_period(
+            self._hass, start, end, {statistic_id}, "hour", None, types
+        )
+        return list(result.get(statistic_id, []))
+
+    async def async_delete_from(self, statistic_ids: Iterable[str], moment: datetime) -> None:
+        """Delete every row at or after ``moment``, keeping the rows before it."""
+        instance = get_instance(self._hass)
+        async with self._lock:
+            for statistic_id in statistic_ids:
+                kept = await instance.async_add_executor_job(
+                    self._rows,
+                    statistic_id,
+                    _EPOCH,
+                    moment,
+                    {"state", "sum", "mean", "min", "max"},
+                )
+                metadata = await instance.async_add_executor_job(
+                    _read_metadata, self._hass, statistic_id
+                )
+                if metadata is None:
+                    continue
+                await _async_clear(self._hass, [statistic_id])
+                if kept:
+                    async_add_external_statistics(
+                        self._hass, metadata, [_row_to_data(row) for row in kept]
+                    )
+            await instance.async_block_till_done()
+
+    async def async_clear(self, statistic_ids: list[str]) -> None:
+        """Remove statistics completely."""
+        async with self._lock:
+            await _async_clear(self._hass, statistic_ids)
+
+
+async def _async_clear(hass: HomeAssistant, statistic_ids: list[str]) -> None:
+    instance = get_instance(hass)
+    done = asyncio.Event()
+    instance.async_clear_statistics(statistic_ids, on_done=done.set)
+    await done.wait()
+    await instance.async_block_till_done()
+
+
+def _read_metadata(hass: HomeAssistant, statistic_id: str) -> StatisticMetaData | None:
+    found = get_metadata(hass, statistic_ids={statistic_id})
+    if statistic_id not in found:
+        return None
+    return found[statistic_id][1]
+
+
+def _row_to_data(row: Any) -> StatisticData:
+    data = StatisticData(start=dt_util.utc_from_timestamp(row["start"]))
+    for name in ("state", "sum", "mean", "min", "max"):
+        if row.get(name) is not None:
+            data[name] = row[name]
+    return data
+
+
+async def async_aggregate(
+    hass: HomeAssistant, readings: Callable[[], Iterable[Reading]], *, include_reactive: bool
+) -> HourlyData:
+    """Aggregate in an executor thread: a 185-day window has tens of thousands of values."""
+    return await hass.async_add_executor_job(
+        lambda: aggregate(readings(), include_reactive=include_reactive)
+    )
+
+
+def storage(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """The entry's import state (cursors, statistic ids, last polls)."""
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")

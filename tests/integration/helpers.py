@@ -1,0 +1,39 @@
+"""Helpers to set up the integration against the simulator in tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
+
+from custom_components.fluvius.const import CONF_HISTORY_MONTHS, DOMAIN
+from fluvius_simulator import FluviusSimulator
+
+from ..conftest import entry_data
+
+
+async def setup_entry(
+    hass: HomeAssistant, sim: FluviusSimulator, *, options: dict[str, Any] | None = None
+) -> MockConfigEntry:
+    """Add and set up an entry for the simulator, then let the history import finish."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Fluvius custom",
+        unique_id=f"custom_{sim.credentials.client_id}",
+        data=entry_data(sim),
+        options={CONF_HISTORY_MONTHS: 1, **(options or {})},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await settle(hass)
+    return entry
+
+
+async def settle(hass: HomeAssistant) -> None:
+    """Wait for background imports and the recorder."""
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await async_wait_recording_done(hass)
