@@ -94,29 +94,31 @@ def floor_hour(moment: datetime) -> datetime:
 
 
 def aggregate(readings: Iterable[Reading], *, include_reactive: bool = False) -> HourlyData:
-    """Aggregate readings into complete hourly rows per statistic."""
-    quarter: dict[SeriesKey, dict[datetime, float | None]] = defaultdict(dict)
-    hourly: dict[SeriesKey, dict[datetime, float | None]] = defaultdict(dict)
-    daily: dict[SeriesKey, dict[datetime, tuple[datetime, float | None]]] = defaultdict(dict)
+    """Aggregate readings into complete hourly rows per statistic.
+
+    A later reading of the same meter and slice replaces an earlier one (newer
+    version); different physical meters at the same instant (a meter swap) add up.
+    """
+    quarter: dict[SeriesKey, dict[datetime, dict[str | None, float | None]]] = defaultdict(dict)
+    hourly: dict[SeriesKey, dict[datetime, dict[str | None, float | None]]] = defaultdict(dict)
+    daily: dict[SeriesKey, dict[datetime, dict[str | None, float | None]]] = defaultdict(dict)
+    day_ends: dict[datetime, datetime] = {}
     for reading in readings:
         key = series_key(reading, include_reactive=include_reactive)
         if key is None:
             continue
         if reading.resolution is Resolution.QUARTER_HOURLY:
-            _add(quarter[key], reading.start, reading.value)
+            target = quarter[key]
         elif reading.resolution is Resolution.HOURLY:
-            _add(hourly[key], reading.start, reading.value)
+            target = hourly[key]
         else:
-            day = daily[key]
-            previous = day.get(reading.start)
-            value = reading.value
-            if previous is not None and previous[1] is not None and value is not None:
-                value += previous[1]
-            day[reading.start] = (reading.end, value)
+            target = daily[key]
+            day_ends[reading.start] = reading.end
+        target.setdefault(reading.start, {})[reading.meter_id] = reading.value
 
     result = HourlyData()
-    for key, values in quarter.items():
-        hours, power = _quarters_to_hours(values)
+    for key, slots in quarter.items():
+        hours, power = _quarters_to_hours(_combine(slots))
         _merge(result.energy, key, hours)
         if (
             key.direction == Direction.OFFTAKE
@@ -124,27 +126,27 @@ def aggregate(readings: Iterable[Reading], *, include_reactive: bool = False) ->
             and key.unit == "kwh"
         ):
             result.power[SeriesKey.power(key.ean)] = power
-    for key, values in hourly.items():
-        _merge(result.energy, key, {h: v for h, v in values.items() if v is not None})
-    for key, days in daily.items():
+    for key, slots in hourly.items():
+        _merge(result.energy, key, {h: v for h, v in _combine(slots).items() if v is not None})
+    for key, slots in daily.items():
         detail = result.energy.get(key, {})
         booked = {
             floor_hour(start): value
-            for start, (end, value) in days.items()
-            if value is not None and not _has_detail(detail, start, end)
+            for start, value in _combine(slots).items()
+            if value is not None and not _has_detail(detail, start, day_ends[start])
         }
         _merge(result.energy, key, booked)
     _add_totals(result.energy)
     return result
 
 
-def _add(series: dict[datetime, float | None], start: datetime, value: float | None) -> None:
-    """Add a value; several physical meters at the same instant are summed."""
-    if start in series:
-        previous = series[start]
-        series[start] = None if previous is None or value is None else previous + value
-    else:
-        series[start] = value
+def _combine(slots: dict[datetime, dict[str | None, float | None]]) -> dict[datetime, float | None]:
+    """One value per instant: the sum over physical meters (None if any is missing)."""
+    combined: dict[datetime, float | None] = {}
+    for start, meters in slots.items():
+        values = list(meters.values())
+        combined[start] = None if None in values else sum(v for v in values if v is not None)
+    return combined
 
 
 def _merge(

@@ -717,3 +717,10 @@ def test_long_raw_error_text_is_shortened() -> None:
     _code, message, _ = parse_error(b"x" * 5000)
     assert message is not None
     assert len(message) <= 300
+
+
+def test_out_of_range_datetimes_are_response_errors() -> None:
+    with pytest.raises(FluviusResponseError, match="start is not a valid datetime"):
+        parse_energy(_broken((*SLICE, "start"), "0001-01-01T00:00:00+01:00"))
+    with pytest.raises(FluviusResponseError, match="not a valid datetime"):
+        parse_datetime("0001-01-01T00:00:00+01:00")

@@ -109,7 +109,9 @@ async def test_user_flow_errors_then_recovers(
     simulator.faults.clear()
     # The user fixes the input: the flow goes back to the start.
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], _user_input(simulator))
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], _user_input(simulator)
+    )
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], _custom_input(simulator)
     )
@@ -171,7 +173,9 @@ async def test_reconfigure(hass: HomeAssistant, simulator: FluviusSimulator) -> 
     entry.add_to_hass(hass)
     result = await entry.start_reconfigure_flow(hass)
     assert result["step_id"] == "reconfigure"
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], _user_input(simulator))
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], _user_input(simulator)
+    )
     assert result["step_id"] == "custom"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], _custom_input(simulator)

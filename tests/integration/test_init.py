@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.fluvius.const import DOMAIN
 from fluvius_simulator import Fault, FluviusSimulator
@@ -22,7 +24,6 @@ AMR_OFFTAKE = "541450010000000000"
 AMR_INJECTION_PV = "541450211000000000"
 DM_DAILY = "541440100000000000"
 ALL_KINDS = (DM_ELECTRICITY, DM_GAS, AMR_OFFTAKE, AMR_INJECTION_PV, DM_DAILY)
-
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +47,11 @@ async def test_setup_creates_devices_and_entities(
     amr = devices.async_get_device(identifiers={(DOMAIN, AMR_INJECTION_PV)})
     assert amr is not None
     assert amr.model == "AMR meter"
-    children = [d for d in dr.async_entries_for_config_entry(devices, entry.entry_id) if d.via_device_id == amr.id]
+    children = [
+        d
+        for d in dr.async_entries_for_config_entry(devices, entry.entry_id)
+        if d.via_device_id == amr.id
+    ]
     assert {d.model.split(" ")[0] for d in children if d.model} == {"Production", "Auxiliary"}
     gas = devices.async_get_device(identifiers={(DOMAIN, DM_GAS)})
     assert gas is not None
@@ -67,7 +72,9 @@ async def test_setup_creates_devices_and_entities(
     assert "state_class" not in state.attributes
     gcf = entities.async_get_entity_id("sensor", DOMAIN, f"{DM_GAS}_gas_conversion_factor")
     assert hass.states.get(gcf).state in {"p", "d"}
-    attention = entities.async_get_entity_id("binary_sensor", DOMAIN, f"{DM_ELECTRICITY}_mandate_attention")
+    attention = entities.async_get_entity_id(
+        "binary_sensor", DOMAIN, f"{DM_ELECTRICITY}_mandate_attention"
+    )
     assert hass.states.get(attention).state == "off"
 
     assert await hass.config_entries.async_unload(entry.entry_id)
@@ -75,7 +82,9 @@ async def test_setup_creates_devices_and_entities(
     assert entry.state is ConfigEntryState.NOT_LOADED
 
 
-async def test_setup_retries_when_api_down(hass: HomeAssistant, simulator: FluviusSimulator) -> None:
+async def test_setup_retries_when_api_down(
+    hass: HomeAssistant, simulator: FluviusSimulator
+) -> None:
     simulator.add_mandate(DM_ELECTRICITY)
     simulator.faults.add(Fault(kind="status", status=503, path="/api/mandate"))
     entry = MockConfigEntry(domain=DOMAIN, data=entry_data(simulator))
@@ -98,9 +107,7 @@ async def test_revoked_credentials_start_reauth(
     assert any(flow["context"]["source"] == "reauth" for flow in flows)
 
 
-async def test_new_and_removed_mandates(
-    hass: HomeAssistant, simulator: FluviusSimulator
-) -> None:
+async def test_new_and_removed_mandates(hass: HomeAssistant, simulator: FluviusSimulator) -> None:
     simulator.add_mandate(DM_ELECTRICITY)
     entry = await setup_entry(hass, simulator)
     devices = dr.async_get(hass)

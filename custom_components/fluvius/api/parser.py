@@ -46,7 +46,7 @@ from .models import (
 type Body = bytes | bytearray | memoryview | str
 
 # The exceptions malformed input can raise inside the hot loops.
-_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
+_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, OverflowError)
 
 # Keys of the three slice arrays, in EnergySeries field order.
 _SERIES_KEYS = ("dailyEnergy", "hourlyEnergy", "quarterHourlyEnergy")
@@ -133,7 +133,7 @@ def parse_datetime(raw: object, where: str = "datetime") -> datetime:
         raise _error(f"{where} is not a datetime string: {_short(raw)}")
     try:
         return _to_utc(raw)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise _error(f"{where} is not a valid datetime: {_short(raw)}") from None
 
 
@@ -438,7 +438,7 @@ def parse_token(body: Body) -> tuple[str, float]:
         return token, 3600.0
     try:
         expires_in = float(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise _error(f"token response: expires_in is not a number: {_short(raw)}") from None
     if math.isnan(expires_in):
         raise _error("token response: expires_in is not a number")

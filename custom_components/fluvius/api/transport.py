@@ -43,7 +43,6 @@ class HttpResult:
 
     status: int
     body: bytes
-    retry_after: float | None = None
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -63,14 +62,14 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         pass
     else:
         return None if math.isnan(seconds) else max(seconds, 0.0)
+    reference = now if now is not None else datetime.now(UTC)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max((when - reference).total_seconds(), 0.0)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    reference = now if now is not None else datetime.now(UTC)
-    return max((when - reference).total_seconds(), 0.0)
 
 
 @dataclass(frozen=True, slots=True)

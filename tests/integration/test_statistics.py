@@ -1,0 +1,158 @@
+"""Long-term statistics against a real recorder, compared with the simulator's truth.
+
+Expected values are computed here, independently of the integration, from the
+simulator's raw quarter-hours (``sim.truth``): summed into UTC hours, then
+accumulated.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+import pytest
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
+
+from custom_components.fluvius.const import DOMAIN
+from fluvius_simulator import FluviusSimulator
+from homeassistant.components.recorder.statistics import statistics_during_period
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.util import dt as dt_util
+
+from .helpers import settle, setup_entry
+
+DM_ELECTRICITY = "541440110000000000"
+DM_GAS = "541441010000000000"
+# History option of one month: the import starts at local midnight of 1 February.
+START = datetime(2026, 1, 31, 23, tzinfo=dt_util.UTC)
+
+
+@pytest.fixture(autouse=True)
+def frozen_now(freezer: FrozenDateTimeFactory) -> None:
+    freezer.move_to("2026-03-10T09:17:00+00:00")
+
+
+async def stored(hass: HomeAssistant, statistic_id: str) -> list[dict[str, Any]]:
+    await async_wait_recording_done(hass)
+    result = await get_instance(hass).async_add_executor_job(
+        statistics_during_period,
+        hass,
+        START - timedelta(days=40),
+        None,
+        {statistic_id},
+        "hour",
+        None,
+        {"state", "sum", "max", "mean"},
+    )
+    return list(result.get(statistic_id, []))
+
+
+def expected_hours(
+    sim: FluviusSimulator, ean: str, *, direction: str, unit: str, granularity: str
+) -> dict[datetime, float]:
+    """Independent aggregation: complete UTC hours of the simulator's values."""
+    now = dt_util.utcnow()
+    groups: dict[datetime, list[float]] = defaultdict(list)
+    for record in sim.truth(ean, START, now, granularity=granularity):
+        if record.sub_ean is None and record.direction == direction and record.unit.lower() == unit and record.register == "total":
+            groups[record.start.replace(minute=0)].append(record.value)
+    need = 4 if granularity == "quarter_hourly" else 1
+    return {hour: sum(values) for hour, values in groups.items() if len(values) == need}
+
+
+def assert_rows_match(rows: list[dict[str, Any]], hours: dict[datetime, float]) -> None:
+    assert rows, "no statistics stored"
+    got = {dt_util.utc_from_timestamp(row["start"]): row for row in rows}
+    assert sorted(got) == sorted(hours)
+    running = 0.0
+    for hour in sorted(hours):
+        running += hours[hour]
+        assert got[hour]["state"] == pytest.approx(hours[hour], abs=1e-6)
+        assert got[hour]["sum"] == pytest.approx(running, abs=1e-5)
+
+
+async def test_history_matches_truth_quarter_hour(
+    hass: HomeAssistant, simulator: FluviusSimulator
+) -> None:
+    simulator.add_mandate(DM_ELECTRICITY)
+    await setup_entry(hass, simulator)
+    for direction in ("offtake", "injection"):
+        rows = await stored(hass, f"fluvius:{DM_ELECTRICITY}_{direction}_total_kwh")
+        expected = expected_hours(
+            simulator, DM_ELECTRICITY, direction=direction, unit="kwh", granularity="quarter_hourly"
+        )
+        assert_rows_match(rows, expected)
+
+    # The power statistic: max is the highest quarter-hour x 4.
+    power = await stored(hass, f"fluvius:{DM_ELECTRICITY}_offtake_power_kw")
+    quarters: dict[datetime, list[float]] = defaultdict(list)
+    for record in simulator.truth(DM_ELECTRICITY, START, dt_util.utcnow()):
+        if record.sub_ean is None and record.direction == "offtake":
+            quarters[record.start.replace(minute=0)].append(record.value)
+    assert power
+    for row in power:
+        values = quarters[dt_util.utc_from_timestamp(row["start"])]
+        assert row["max"] == pytest.approx(max(values) * 4, abs=1e-6)
+        assert row["mean"] == pytest.approx(sum(values), abs=1e-6)
+
+
+async def test_gas_hourly_m3_and_kwh(hass: HomeAssistant, simulator: FluviusSimulator) -> None:
+    simulator.add_mandate(DM_GAS)
+    await setup_entry(hass, simulator)
+    for unit in ("m3", "kwh"):
+        rows = await stored(hass, f"fluvius:{DM_GAS}_offtake_total_{unit}")
+        expected = expected_hours(
+            simulator, DM_GAS, direction="offtake", unit=unit, granularity="hourly"
+        )
+        assert_rows_match(rows, expected)
+
+
+async def test_import_twice_changes_nothing_and_late_data_rebases(
+    hass: HomeAssistant, simulator: FluviusSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    simulator.add_mandate(DM_ELECTRICITY)
+    entry = await setup_entry(hass, simulator)
+    statistic_id = f"fluvius:{DM_ELECTRICITY}_offtake_total_kwh"
+    before = await stored(hass, statistic_id)
+
+    # A second poll at the same moment writes nothing new.
+    await entry.runtime_data.energy.async_refresh()
+    await settle(hass)
+    assert await stored(hass, statistic_id) == before
+
+    # Three days later: late data and corrections arrived; every sum is re-based.
+    freezer.tick(timedelta(days=3))
+    await entry.runtime_data.energy.async_refresh()
+    await settle(hass)
+    expected = expected_hours(
+        simulator, DM_ELECTRICITY, direction="offtake", unit="kwh", granularity="quarter_hourly"
+    )
+    assert_rows_match(await stored(hass, statistic_id), expected)
+
+
+async def test_backdated_data_period_deletes_rows_after_it(
+    hass: HomeAssistant, simulator: FluviusSimulator
+) -> None:
+    simulator.add_mandate(DM_ELECTRICITY)
+    entry = await setup_entry(hass, simulator)
+    statistic_id = f"fluvius:{DM_ELECTRICITY}_offtake_total_kwh"
+    rows = await stored(hass, statistic_id)
+    cut = datetime(2026, 2, 20, 23, tzinfo=dt_util.UTC)
+    kept_before = [row for row in rows if row["start"] < cut.timestamp()]
+    assert len(kept_before) < len(rows)
+
+    simulator.set_data_period_to(DM_ELECTRICITY, cut)
+    await entry.runtime_data.mandates.async_refresh()
+    await settle(hass)
+    after = await stored(hass, statistic_id)
+    assert after == kept_before
+
+    from homeassistant.helpers import issue_registry as ir  # noqa: PLC0415
+
+    issues = [i for (d, i) in ir.async_get(hass).issues if d == DOMAIN]
+    assert any(i.startswith("data_period_cut_") for i in issues)
