@@ -71,15 +71,15 @@ def prepare_config() -> None:
         config.write_text(CONFIGURATION_YAML)
 
 
-async def wait_http(session: aiohttp.ClientSession, url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_http(session: aiohttp.ClientSession, url: str, limit: float) -> None:
+    deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         with contextlib.suppress(aiohttp.ClientError, OSError):
             async with session.get(url) as response:
                 if response.status < 500:
                     return
         await asyncio.sleep(1)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+    raise TimeoutError(f"{url} did not answer within {limit:.0f}s")
 
 
 async def onboard(session: aiohttp.ClientSession) -> str:
@@ -278,10 +278,10 @@ async def configure_energy(session: aiohttp.ClientSession, token: str) -> None:
         await ws.close()
 
 
-async def wait_imported(session: aiohttp.ClientSession, token: str, timeout: float) -> None:
+async def wait_imported(session: aiohttp.ClientSession, token: str, limit: float) -> None:
     """Wait until every history-import sensor reports 100 %."""
     headers = {"Authorization": f"Bearer {token}"}
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         async with session.get(f"{HA_URL}/api/states", headers=headers) as response:
             states = await response.json()

@@ -45,7 +45,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_setup_entry(hass: HomeAssistant, entry: FluviusConfigEntry) -> bool:
     """Fetch mandates, start the history import in the background and set up entities."""
     session = async_get_clientsession(hass)
-    client = create_client(session, entry.data)
+    client = create_client(session, entry.data, run_in_executor=hass.async_add_executor_job)
     importer = StatisticsImporter(hass, entry, client)
     await importer.async_load()
     mandates = FluviusMandatesCoordinator(hass, entry, client)

@@ -21,7 +21,6 @@ from .const import (
     ENVIRONMENT_SANDBOX,
 )
 
-
 # Retries of one call: exponential backoff from this many seconds (429/5xx/timeouts).
 RETRY_BACKOFF_BASE = 2.0
 

@@ -12,8 +12,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 
 from custom_components.fluvius.const import CONF_HISTORY_MONTHS, DOMAIN
 from fluvius_simulator import FluviusSimulator
-
-from ..conftest import entry_data
+from tests.conftest import entry_data
 
 
 async def setup_entry(

@@ -25,8 +25,7 @@ from custom_components.fluvius.const import (
     DOMAIN,
 )
 from fluvius_simulator import Fault, FluviusSimulator
-
-from ..conftest import entry_data
+from tests.conftest import entry_data
 
 USER_KEYS = (
     CONF_ENVIRONMENT,

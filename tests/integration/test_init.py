@@ -14,8 +14,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.fluvius.const import DOMAIN
 from fluvius_simulator import Fault, FluviusSimulator
+from tests.conftest import entry_data
 
-from ..conftest import entry_data
 from .helpers import settle, setup_entry
 
 DM_ELECTRICITY = "541440110000000000"

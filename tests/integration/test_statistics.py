@@ -12,6 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.recorder.statistics import statistics_during_period
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
@@ -19,10 +23,6 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 
 from custom_components.fluvius.const import DOMAIN
 from fluvius_simulator import FluviusSimulator
-from homeassistant.components.recorder.statistics import statistics_during_period
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.recorder import get_instance
-from homeassistant.util import dt as dt_util
 
 from .helpers import settle, setup_entry
 
@@ -59,7 +59,12 @@ def expected_hours(
     now = dt_util.utcnow()
     groups: dict[datetime, list[float]] = defaultdict(list)
     for record in sim.truth(ean, START, now, granularity=granularity):
-        if record.sub_ean is None and record.direction == direction and record.unit.lower() == unit and record.register == "total":
+        if (
+            record.sub_ean is None
+            and record.direction == direction
+            and record.unit.lower() == unit
+            and record.register == "total"
+        ):
             groups[record.start.replace(minute=0)].append(record.value)
     need = 4 if granularity == "quarter_hourly" else 1
     return {hour: sum(values) for hour, values in groups.items() if len(values) == need}
