@@ -8,12 +8,20 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_SUBSCRIPTION_KEY, CONF_TENANT_ID
+from .const import (
+    CONF_CLIENT_ID,
+    CONF_CLIENT_SECRET,
+    CONF_SUBSCRIPTION_KEY,
+    CONF_TENANT_ID,
+    CONF_TOKEN_URL,
+)
 
 if TYPE_CHECKING:
     from . import FluviusConfigEntry
 
+# The token URL embeds the tenant id, so it is redacted too.
 TO_REDACT = {
+    CONF_TOKEN_URL,
     CONF_CLIENT_SECRET,
     CONF_SUBSCRIPTION_KEY,
     CONF_CLIENT_ID,
