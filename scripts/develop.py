@@ -19,6 +19,8 @@ from typing import Any
 
 import aiohttp
 
+from fluvius_simulator import DEFAULT_CREDENTIALS
+
 REPO = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO / ".dev" / "config"
 HA_PORT = 8123
@@ -43,6 +45,7 @@ http:
   server_host: 127.0.0.1
   server_port: {HA_PORT}
 frontend:
+onboarding:
 config:
 energy:
 history:
@@ -151,8 +154,6 @@ async def ensure_entry(session: aiohttp.ClientSession, token: str) -> None:
     if any(entry["domain"] == "fluvius" for entry in entries):
         log("config entry exists: reusing it")
         return
-    from fluvius_simulator import DEFAULT_CREDENTIALS  # noqa: PLC0415
-
     creds = DEFAULT_CREDENTIALS
     async with session.post(
         f"{HA_URL}/api/config/config_entries/flow", json={"handler": "fluvius"}, headers=headers
