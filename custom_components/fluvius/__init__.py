@@ -18,6 +18,7 @@ from .coordinator import FluviusEnergyCoordinator, FluviusMandatesCoordinator
 from .importer import StatisticsImporter
 from .repairs import async_update_mandate_issues
 from .services import async_setup_services
+from .statistics import storage
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -108,8 +109,6 @@ async def async_unload_entry(hass: HomeAssistant, entry: FluviusConfigEntry) -> 
 
 async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
     """Forget the import state; the statistics stay (clear them first with the action)."""
-    from .statistics import storage  # noqa: PLC0415
-
     await storage(hass, entry.entry_id).async_remove()
 
 

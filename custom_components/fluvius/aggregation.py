@@ -74,9 +74,14 @@ class HourlyData:
         return min(starts, default=None)
 
 
+def unit_id(unit: Unit | str) -> str | None:
+    """The lower-case unit part of ids (kwh, m3, kvarh), or None for units not stored."""
+    return _UNIT_IDS.get(unit)
+
+
 def series_key(reading: Reading, *, include_reactive: bool) -> SeriesKey | None:
     """The statistic a reading belongs to, or None when it is not stored."""
-    unit = _UNIT_IDS.get(reading.unit)
+    unit = unit_id(reading.unit)
     if unit is None or not isinstance(reading.direction, Direction):
         return None
     register = reading.register

@@ -60,6 +60,7 @@ from .const import (
     MAX_HISTORY_MONTHS,
     MIN_CORRECTION_DAYS,
     MIN_HISTORY_MONTHS,
+    RENEWAL_URL,
 )
 
 # The form answers within seconds: few retries, short timeout.
@@ -130,7 +131,11 @@ class FluviusConfigFlow(ConfigFlow, domain=DOMAIN):
             self._pending.pop(CONF_BASE_URL, None)
             self._pending.pop(CONF_TOKEN_URL, None)
             return await self._async_finish("user", _credentials_schema(user_input))
-        return self.async_show_form(step_id="user", data_schema=_credentials_schema({}))
+        return self.async_show_form(
+            step_id="user",
+            data_schema=_credentials_schema({}),
+            description_placeholders=_placeholders(),
+        )
 
     async def async_step_custom(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask the base and token URLs of a custom environment (simulator, gateway)."""
@@ -287,4 +292,4 @@ def _title(data: Mapping[str, Any], approved: int) -> str:
 
 
 def _placeholders() -> dict[str, str]:
-    return {"api_management_url": "https://mijn.fluvius.be/verbruik/netgebruiker/api-beheer"}
+    return {"api_management_url": RENEWAL_URL}

@@ -14,6 +14,7 @@ from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
+from .aggregation import unit_id
 from .api import (
     FINAL_VALIDATION_STATES,
     EnergyResponse,
@@ -136,12 +137,9 @@ class EanSnapshot:
     submeters: tuple[SubHeadpoint, ...] = ()
 
 
-_UNIT_IDS = {"kwh": "kwh", "m3": "m3", "kvarh": "kvarh"}
-
-
 def value_key(reading: Reading) -> ValueKey | None:
     """Key of a reading for sensors, or None for units we do not show."""
-    unit = _UNIT_IDS.get(str(reading.unit).casefold())
+    unit = unit_id(reading.unit)
     if unit is None:
         return None
     return (reading.sub_ean or reading.ean, str(reading.direction), str(reading.register), unit)

@@ -50,9 +50,17 @@ class FluviusEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity[
 
     _attr_has_entity_name = True
 
-    def __init__(self, coordinator: CoordinatorT, ean: str, device: DeviceInfo, key: str) -> None:
-        """Unique ids are EAN-based, stable across credential changes."""
+    def __init__(
+        self,
+        coordinator: CoordinatorT,
+        ean: str,
+        device: DeviceInfo,
+        key: str,
+        *,
+        id_ean: str | None = None,
+    ) -> None:
+        """Unique ids are EAN-based (``id_ean`` for a submeter), stable across credentials."""
         super().__init__(coordinator)
         self.ean = ean
         self._attr_device_info = device
-        self._attr_unique_id = f"{ean}_{key}"
+        self._attr_unique_id = f"{id_ean or ean}_{key}"

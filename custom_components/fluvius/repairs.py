@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from .coordinator import MandatesData
 
 ENDED_RENEWAL = frozenset({RenewalStatus.EXPIRED})
-# Issue kinds this module manages per EAN (ids are f"{kind}_{entry_id}_{ean}").
-MANAGED_KINDS = ("mandate_expiring", "mandate_ended", "no_quarter_hour", "ean_forbidden")
+# Issue kinds raised and cleared from the mandates (ids are f"{kind}_{entry_id}_{ean}").
+MANDATE_KINDS = ("mandate_expiring", "mandate_ended", "no_quarter_hour")
 
 
 def issue_id(kind: str, entry: FluviusConfigEntry, key: str) -> str:
@@ -71,13 +71,9 @@ def async_update_mandate_issues(
         ):
             wanted[issue_id("no_quarter_hour", entry, key)] = ("no_quarter_hour", {"ean": key})
 
-    registry = ir.async_get(hass)
-    prefixes = tuple(
-        f"{kind}_{entry.entry_id}_" for kind in MANAGED_KINDS if kind != "ean_forbidden"
+    _async_delete_stale(
+        hass, tuple(issue_id(kind, entry, "") for kind in MANDATE_KINDS), set(wanted)
     )
-    for (domain, existing), _issue in list(registry.issues.items()):
-        if domain == DOMAIN and existing.startswith(prefixes) and existing not in wanted:
-            ir.async_delete_issue(hass, DOMAIN, existing)
     for ident, (kind, placeholders) in wanted.items():
         ir.async_create_issue(
             hass,
@@ -107,15 +103,11 @@ def async_update_forbidden_issues(
     hass: HomeAssistant, entry: FluviusConfigEntry, forbidden: set[str]
 ) -> None:
     """One issue per EAN the API refuses with 403 (access or geoblocking)."""
-    prefix = f"ean_forbidden_{entry.entry_id}_"
-    registry = ir.async_get(hass)
-    for (domain, existing), _issue in list(registry.issues.items()):
-        if (
-            domain == DOMAIN
-            and existing.startswith(prefix)
-            and existing[len(prefix) :] not in forbidden
-        ):
-            ir.async_delete_issue(hass, DOMAIN, existing)
+    _async_delete_stale(
+        hass,
+        (issue_id("ean_forbidden", entry, ""),),
+        {issue_id("ean_forbidden", entry, ean) for ean in forbidden},
+    )
     for ean in forbidden:
         ir.async_create_issue(
             hass,
@@ -126,3 +118,12 @@ def async_update_forbidden_issues(
             translation_key="ean_forbidden",
             translation_placeholders={"ean": ean},
         )
+
+
+@callback
+def _async_delete_stale(hass: HomeAssistant, prefixes: tuple[str, ...], keep: set[str]) -> None:
+    """Delete this domain's issues whose id starts with a prefix and is not kept."""
+    registry = ir.async_get(hass)
+    for domain, existing in list(registry.issues):
+        if domain == DOMAIN and existing.startswith(prefixes) and existing not in keep:
+            ir.async_delete_issue(hass, DOMAIN, existing)

@@ -83,8 +83,10 @@ class FluviusValueSensor(FluviusEntity[FluviusEnergyCoordinator], SensorEntity):
             sub = next((s for s in snapshot.submeters if s.ean == meter_ean), None)
             if sub is not None:
                 device = submeter_device(ean, sub)
-        super().__init__(coordinator, ean, device, f"{period}_{direction}_{register}_{unit}")
-        self._attr_unique_id = f"{meter_ean}_{period}_{direction}_{register}_{unit}"
+        # Keyed by the meter's own EAN, so submeter values stay unique.
+        super().__init__(
+            coordinator, ean, device, f"{period}_{direction}_{register}_{unit}", id_ean=meter_ean
+        )
         self._period = period
         self._key = key
         self._attr_translation_key = value_translation_key(period, key, mandate.energy_type)
@@ -134,23 +136,19 @@ class MandateSensorDescription(SensorEntityDescription):
     value_fn: Callable[[Mandate], str | datetime | None]
 
 
-def _enum_state(value: object, options: dict[Any, str]) -> str | None:
-    return options.get(value)
-
-
-MANDATE_STATUS_OPTIONS = {
+MANDATE_STATUS_OPTIONS: dict[object, str] = {
     MandateStatus.REQUESTED: "requested",
     MandateStatus.APPROVED: "approved",
     MandateStatus.REJECTED: "rejected",
     MandateStatus.FINISHED: "finished",
 }
-RENEWAL_STATUS_OPTIONS = {
+RENEWAL_STATUS_OPTIONS: dict[object, str] = {
     None: "not_due",
     RenewalStatus.TO_BE_RENEWED: "to_be_renewed",
     RenewalStatus.RENEWAL_REQUESTED: "renewal_requested",
     RenewalStatus.EXPIRED: "expired",
 }
-GRANULARITY_OPTIONS = {
+GRANULARITY_OPTIONS: dict[object, str] = {
     DataServiceType.DAILY: "daily",
     DataServiceType.QUARTER_HOURLY: "quarter_hourly",
 }
@@ -162,7 +160,7 @@ MANDATE_SENSORS: tuple[MandateSensorDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=list(MANDATE_STATUS_OPTIONS.values()),
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda m: _enum_state(m.status, MANDATE_STATUS_OPTIONS),
+        value_fn=lambda m: MANDATE_STATUS_OPTIONS.get(m.status),
     ),
     MandateSensorDescription(
         key="renewal_status",
@@ -170,7 +168,7 @@ MANDATE_SENSORS: tuple[MandateSensorDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=list(RENEWAL_STATUS_OPTIONS.values()),
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda m: _enum_state(m.renewal_status, RENEWAL_STATUS_OPTIONS),
+        value_fn=lambda m: RENEWAL_STATUS_OPTIONS.get(m.renewal_status),
     ),
     MandateSensorDescription(
         key="mandate_expiration",
@@ -199,7 +197,7 @@ MANDATE_SENSORS: tuple[MandateSensorDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=list(GRANULARITY_OPTIONS.values()),
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda m: _enum_state(m.data_service_type, GRANULARITY_OPTIONS),
+        value_fn=lambda m: GRANULARITY_OPTIONS.get(m.data_service_type),
     ),
 )
 
