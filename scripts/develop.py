@@ -72,6 +72,14 @@ def prepare_config() -> None:
     config = CONFIG_DIR / "configuration.yaml"
     if not config.exists():
         config.write_text(CONFIGURATION_YAML)
+        # The core_config onboarding step would add integrations that reach the
+        # internet (weather, text-to-speech); the location is in the YAML anyway.
+        storage = CONFIG_DIR / ".storage"
+        storage.mkdir(exist_ok=True)
+        (storage / "onboarding").write_text(
+            '{"version": 4, "minor_version": 1, "key": "onboarding",'
+            ' "data": {"done": ["core_config"]}}'
+        )
 
 
 async def wait_http(session: aiohttp.ClientSession, url: str, limit: float) -> None:
