@@ -52,9 +52,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: FluviusConfigEntry) -> b
     mandates = FluviusMandatesCoordinator(hass, entry, client)
     energy = FluviusEnergyCoordinator(hass, entry, client, mandates, importer)
     entry.runtime_data = FluviusRuntimeData(client, mandates, energy, importer)
+    importer.on_progress = energy.async_update_listeners
 
     await mandates.async_config_entry_first_refresh()
-    await _async_apply_mandates(hass, entry)
+    # Purges wait for the recorder, which only commits once Home Assistant has
+    # started: applying mandates must never hold up the entry's setup.
+    entry.async_create_background_task(
+        hass, _async_apply_mandates(hass, entry), "fluvius apply mandates"
+    )
     await energy.async_config_entry_first_refresh()
 
     async def _async_on_mandates() -> None:

@@ -287,7 +287,6 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
             self.config_entry,
             {ean for ean, kind in self.ean_errors.items() if kind == "forbidden"},
         )
-        await self.importer.async_save()
         return snapshots
 
     async def _async_poll_ean(self, ean: str, mandate: Mandate, now: datetime) -> EanSnapshot:
@@ -331,6 +330,22 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
                     )
         if self.importer.history_done(ean):
             # Late data first, then the trailing window, so the newest versions win.
-            await self.importer.async_write_readings(ean, lambda: readings_of([*late, *responses]))
-            state.last_poll = now
+            self.config_entry.async_create_background_task(
+                self.hass,
+                self._async_write_statistics(ean, [*late, *responses], now),
+                f"fluvius statistics update {ean}",
+            )
         return await self.hass.async_add_executor_job(build_snapshot, responses)
+
+    async def _async_write_statistics(
+        self, ean: str, responses: list[EnergyResponse], polled_at: datetime
+    ) -> None:
+        """Write a poll's rows in the background.
+
+        Writes wait for the recorder's commit, which only happens once Home
+        Assistant has started, so a poll (and the entry's setup) never waits for
+        them. The poll counts as done for insertTime only once its rows are stored.
+        """
+        await self.importer.async_write_readings(ean, lambda: readings_of(responses))
+        self.importer.state(ean).last_poll = polled_at
+        await self.importer.async_save()

@@ -8,7 +8,7 @@ persisted after every window, so a restart resumes without gaps or duplicates
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -163,6 +163,8 @@ class StatisticsImporter:
         self.writer = StatisticsWriter(hass)
         self.states: dict[str, EanImportState] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        # Called after every imported window, so the progress sensors follow.
+        self.on_progress: Callable[[], None] = lambda: None
 
     async def async_load(self) -> None:
         """Load the persisted import state."""
@@ -285,6 +287,7 @@ class StatisticsImporter:
                     await asyncio.sleep(RETRY_DELAY.total_seconds())
             state.cursor = window_end
             await self.async_save()
+            self.on_progress()
             LOGGER.info(
                 "Imported history of EAN %s up to %s (%s%%)",
                 ean,
@@ -293,6 +296,7 @@ class StatisticsImporter:
             )
         state.done = True
         await self.async_save()
+        self.on_progress()
         LOGGER.info("History import of EAN %s complete", ean)
 
     # Writing --------------------------------------------------------------------

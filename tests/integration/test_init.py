@@ -70,6 +70,10 @@ async def test_setup_creates_devices_and_entities(
     assert float(state.state) >= 0
     assert "period_start" in state.attributes
     assert "state_class" not in state.attributes
+    # The import finished after the first poll; its sensor follows without another poll.
+    for ean in ALL_KINDS:
+        progress = entities.async_get_entity_id("sensor", DOMAIN, f"{ean}_history_import")
+        assert hass.states.get(progress).state == "100.0"
     gcf = entities.async_get_entity_id("sensor", DOMAIN, f"{DM_GAS}_gas_conversion_factor")
     assert hass.states.get(gcf).state in {"p", "d"}
     attention = entities.async_get_entity_id(
