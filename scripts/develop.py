@@ -96,8 +96,10 @@ async def wait_http(session: aiohttp.ClientSession, url: str, limit: float) -> N
 async def onboard(session: aiohttp.ClientSession) -> str:
     """Create the demo user on first start; return an access token either way."""
     async with session.get(f"{HA_URL}/api/onboarding") as response:
-        steps = {step["step"]: step["done"] for step in await response.json()}
-    if not steps.get("user"):
+        # Once onboarding is complete, Home Assistant no longer serves this view.
+        onboarded = response.status == 404
+        steps = {} if onboarded else {s["step"]: s["done"] for s in await response.json()}
+    if not onboarded and not steps.get("user"):
         log("onboarding: creating the demo user")
         async with session.post(
             f"{HA_URL}/api/onboarding/users", json={**DEMO_USER, "client_id": CLIENT_ID}
