@@ -448,3 +448,11 @@ def test_peak_is_four_times_max_kwh(values: dict[int, float]) -> None:
     assert peak.peak_start == start + min(i for i, v in values.items() if v == highest) * QH
     assert peak.present == len(values)
     assert monthly_peaks(readings, now=LATER) == {(2026, 3): peak}
+
+
+def test_rolling_average_until_a_month_without_data() -> None:
+    peaks = [make_peak(2026, 1, 4.0), make_peak(2026, 2, 6.0)]
+    result = rolling_average(peaks, months=3, until=(2026, 3))
+    assert result.value_kw == pytest.approx(5.0)
+    assert result.months_used == ((2026, 1), (2026, 2))
+    assert result.missing_months == ((2026, 3),)

@@ -16,6 +16,7 @@ from .connect import create_client
 from .const import DOMAIN
 from .coordinator import FluviusEnergyCoordinator, FluviusMandatesCoordinator
 from .importer import StatisticsImporter
+from .peak_tracker import PeakTracker, peak_storage
 from .repairs import async_update_mandate_issues
 from .services import async_setup_services
 from .statistics import storage
@@ -32,6 +33,7 @@ class FluviusRuntimeData:
     mandates: FluviusMandatesCoordinator
     energy: FluviusEnergyCoordinator
     importer: StatisticsImporter
+    peaks: PeakTracker
 
 
 type FluviusConfigEntry = ConfigEntry[FluviusRuntimeData]
@@ -47,12 +49,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: FluviusConfigEntry) -> b
     """Fetch mandates, start the history import in the background and set up entities."""
     session = async_get_clientsession(hass)
     client = create_client(session, entry.data, run_in_executor=hass.async_add_executor_job)
-    importer = StatisticsImporter(hass, entry, client)
+    peaks = PeakTracker(hass, entry.entry_id)
+    await peaks.async_load()
+    importer = StatisticsImporter(hass, entry, client, peaks)
     await importer.async_load()
     mandates = FluviusMandatesCoordinator(hass, entry, client)
     energy = FluviusEnergyCoordinator(hass, entry, client, mandates, importer)
-    entry.runtime_data = FluviusRuntimeData(client, mandates, energy, importer)
-    importer.on_progress = energy.async_update_listeners
+    entry.runtime_data = FluviusRuntimeData(client, mandates, energy, importer, peaks)
+    importer.on_change = energy.async_update_listeners
 
     await mandates.async_config_entry_first_refresh()
     # Purges wait for the recorder, which only commits once Home Assistant has
@@ -72,6 +76,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FluviusConfigEntry) -> b
 
     entry.async_on_unload(mandates.async_add_listener(_on_mandates))
     entry.async_on_unload(importer.async_shutdown)
+    entry.async_on_unload(peaks.async_flush)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
@@ -113,8 +118,9 @@ async def async_unload_entry(hass: HomeAssistant, entry: FluviusConfigEntry) -> 
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
-    """Forget the import state; the statistics stay (clear them first with the action)."""
+    """Forget the import state and recent peaks; the statistics stay (see the README)."""
     await storage(hass, entry.entry_id).async_remove()
+    await peak_storage(hass, entry.entry_id).async_remove()
 
 
 async def async_remove_config_entry_device(

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .api.models import Direction, Reading, Register, Resolution, Unit
+from .api.models import FINAL_VALIDATION_STATES, Direction, Reading, Register, Resolution, Unit
 
 HOUR = timedelta(hours=1)
 QUARTER_HOURS_PER_HOUR = 4
@@ -24,6 +24,7 @@ ACTIVE_REGISTERS = frozenset({Register.TOTAL, Register.DAY, Register.NIGHT})
 REACTIVE_REGISTERS = frozenset({Register.REACTIVE, Register.INDUCTIVE, Register.CAPACITIVE})
 POWER_REGISTER = "power"
 POWER_UNIT = "kw"
+_FINAL_STATES = frozenset(str(state) for state in FINAL_VALIDATION_STATES)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -60,12 +61,21 @@ class PowerHour:
     max: float
 
 
+type QuarterValue = tuple[float | None, str | None]
+"""A quarter-hour's kWh (None when missing) and its validation state."""
+
+
 @dataclass(slots=True)
 class HourlyData:
-    """The result of aggregating readings: energy per hour and power per hour."""
+    """The result of aggregating readings: energy and power per hour.
+
+    ``quarter_hours`` keeps the offtake quarter-hours behind each power
+    statistic, with their validation state, for the monthly peak.
+    """
 
     energy: dict[SeriesKey, dict[datetime, float]] = field(default_factory=dict)
     power: dict[SeriesKey, dict[datetime, PowerHour]] = field(default_factory=dict)
+    quarter_hours: dict[SeriesKey, dict[datetime, QuarterValue]] = field(default_factory=dict)
 
     def first_hour(self) -> datetime | None:
         """The earliest hour in any series."""
@@ -107,6 +117,9 @@ def aggregate(readings: Iterable[Reading], *, include_reactive: bool = False) ->
     quarter: dict[SeriesKey, dict[datetime, dict[str | None, float | None]]] = defaultdict(dict)
     hourly: dict[SeriesKey, dict[datetime, dict[str | None, float | None]]] = defaultdict(dict)
     daily: dict[SeriesKey, dict[datetime, dict[str | None, float | None]]] = defaultdict(dict)
+    quarter_states: dict[SeriesKey, dict[datetime, dict[str | None, str | None]]] = defaultdict(
+        dict
+    )
     day_ends: dict[datetime, datetime] = {}
     for reading in readings:
         key = series_key(reading, include_reactive=include_reactive)
@@ -114,6 +127,11 @@ def aggregate(readings: Iterable[Reading], *, include_reactive: bool = False) ->
             continue
         if reading.resolution is Resolution.QUARTER_HOURLY:
             target = quarter[key]
+            if _is_power_source(key):
+                state = reading.validation_state
+                quarter_states[key].setdefault(reading.start, {})[reading.meter_id] = (
+                    None if state is None else str(state)
+                )
         elif reading.resolution is Resolution.HOURLY:
             target = hourly[key]
         else:
@@ -123,14 +141,16 @@ def aggregate(readings: Iterable[Reading], *, include_reactive: bool = False) ->
 
     result = HourlyData()
     for key, slots in quarter.items():
-        hours, power = _quarters_to_hours(_combine(slots))
+        combined = _combine(slots)
+        hours, power = _quarters_to_hours(combined)
         _merge(result.energy, key, hours)
-        if (
-            key.direction == Direction.OFFTAKE
-            and key.register == Register.TOTAL
-            and key.unit == "kwh"
-        ):
-            result.power[SeriesKey.power(key.ean)] = power
+        if _is_power_source(key):
+            power_key = SeriesKey.power(key.ean)
+            result.power[power_key] = power
+            states = quarter_states[key]
+            result.quarter_hours[power_key] = {
+                start: (value, _combined_state(states[start])) for start, value in combined.items()
+            }
     for key, slots in hourly.items():
         _merge(result.energy, key, {h: v for h, v in _combine(slots).items() if v is not None})
     for key, slots in daily.items():
@@ -143,6 +163,19 @@ def aggregate(readings: Iterable[Reading], *, include_reactive: bool = False) ->
         _merge(result.energy, key, booked)
     _add_totals(result.energy)
     return result
+
+
+def _is_power_source(key: SeriesKey) -> bool:
+    """Offtake kWh in the total register: the quarter-hours that make power and peaks."""
+    return (
+        key.direction == Direction.OFFTAKE and key.register == Register.TOTAL and key.unit == "kwh"
+    )
+
+
+def _combined_state(states: dict[str | None, str | None]) -> str | None:
+    """The state of a value summed over meters: the first one that is not final, if any."""
+    values = list(states.values())
+    return next((state for state in values if state not in _FINAL_STATES), values[0])
 
 
 def _combine(slots: dict[datetime, dict[str | None, float | None]]) -> dict[datetime, float | None]:

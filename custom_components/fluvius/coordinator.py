@@ -287,6 +287,8 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
             self.config_entry,
             {ean for ean, kind in self.ean_errors.items() if kind == "forbidden"},
         )
+        # A month that just closed may now count as complete.
+        await self.importer.peaks.async_refresh()
         return snapshots
 
     async def _async_poll_ean(self, ean: str, mandate: Mandate, now: datetime) -> EanSnapshot:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
-from .aggregation import HourlyData
+from .aggregation import HourlyData, SeriesKey
 from .api import (
     ComplexEnergyType,
     DataServiceType,
@@ -34,6 +34,7 @@ from .api import (
     Reading,
 )
 from .const import CONF_HISTORY_MONTHS, CONF_IMPORT_REACTIVE, DEFAULT_HISTORY_MONTHS, LOGGER
+from .peak_tracker import PeakTracker
 from .statistics import StatisticsWriter, async_aggregate, storage
 
 if TYPE_CHECKING:
@@ -80,9 +81,13 @@ def months_back(moment: datetime, months: int) -> date:
 
 
 def granularities(mandate: Mandate) -> tuple[Granularity, ...]:
-    """The finest granularity the access allows, plus daily for daily-only EANs."""
+    """Daily always, plus quarter-hours/hours where the access allows them.
+
+    Day and night registers only come in daily slices: without them the history
+    import and late-data polls would leave those statistics with gaps.
+    """
     if mandate.data_service_type == DataServiceType.QUARTER_HOURLY:
-        return (Granularity.HOURLY_QUARTERHOURLY,)
+        return (Granularity.HOURLY_QUARTERHOURLY, Granularity.DAILY)
     return (Granularity.DAILY,)
 
 
@@ -153,7 +158,11 @@ class StatisticsImporter:
     """Owns the statistics of one config entry."""
 
     def __init__(
-        self, hass: HomeAssistant, entry: FluviusConfigEntry, client: FluviusClient
+        self,
+        hass: HomeAssistant,
+        entry: FluviusConfigEntry,
+        client: FluviusClient,
+        peaks: PeakTracker,
     ) -> None:
         """Set up the store; call :meth:`async_load` before use."""
         self._hass = hass
@@ -161,10 +170,11 @@ class StatisticsImporter:
         self._client = client
         self._store = storage(hass, entry.entry_id)
         self.writer = StatisticsWriter(hass)
+        self.peaks = peaks
         self.states: dict[str, EanImportState] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        # Called after every imported window, so the progress sensors follow.
-        self.on_progress: Callable[[], None] = lambda: None
+        # Called after every imported window and when peaks change, so sensors follow.
+        self.on_change: Callable[[], None] = lambda: None
 
     async def async_load(self) -> None:
         """Load the persisted import state."""
@@ -287,7 +297,7 @@ class StatisticsImporter:
                     await asyncio.sleep(RETRY_DELAY.total_seconds())
             state.cursor = window_end
             await self.async_save()
-            self.on_progress()
+            self.on_change()
             LOGGER.info(
                 "Imported history of EAN %s up to %s (%s%%)",
                 ean,
@@ -296,7 +306,7 @@ class StatisticsImporter:
             )
         state.done = True
         await self.async_save()
-        self.on_progress()
+        self.on_change()
         LOGGER.info("History import of EAN %s complete", ean)
 
     # Writing --------------------------------------------------------------------
@@ -306,8 +316,10 @@ class StatisticsImporter:
         return await self.async_write_readings(ean, response.readings)
 
     async def async_write_readings(self, ean: str, readings: Any) -> HourlyData:
-        """Aggregate readings (a callable returning them) and write the result."""
+        """Aggregate readings (a callable returning them), update peaks and write the rows."""
         data = await async_aggregate(self._hass, readings, include_reactive=self.include_reactive)
+        if await self.peaks.async_add(ean, data.quarter_hours.get(SeriesKey.power(ean), {})):
+            self.on_change()
         await self.writer.async_write(data)
         ids = {key.statistic_id for key in (*data.energy, *data.power)}
         state = self.state(ean)
@@ -342,6 +354,7 @@ class StatisticsImporter:
                     new_end.isoformat(),
                 )
                 await self.writer.async_delete_from(sorted(state.statistic_ids), new_end)
+            await self.peaks.async_delete_from(ean, new_end)
             if state.history_to is not None and state.history_to > new_end:
                 state.history_to = new_end
                 if state.cursor is not None and state.cursor > new_end:
@@ -351,8 +364,9 @@ class StatisticsImporter:
 
     async def async_clear(self, eans: Iterable[str]) -> list[str]:
         """Remove the statistics of the EANs and reset their import state."""
+        targets = set(eans)
         cleared: list[str] = []
-        for ean in eans:
+        for ean in targets:
             task = self._tasks.pop(ean, None)
             if task is not None:
                 task.cancel()
@@ -361,6 +375,7 @@ class StatisticsImporter:
                 cleared.extend(sorted(state.statistic_ids))
         if cleared:
             await self.writer.async_clear(cleared)
+        await self.peaks.async_clear(targets)
         await self.async_save()
         return cleared
 

@@ -14,10 +14,12 @@ from datetime import UTC, datetime, timedelta
 import math
 from zoneinfo import ZoneInfo
 
+from .api.models import FINAL_VALIDATION_STATES as API_FINAL_STATES
+
 BRUSSELS = ZoneInfo("Europe/Brussels")
 QUARTER_HOUR = timedelta(minutes=15)
 LOW_VOLTAGE_MINIMUM_KW = 2.5
-FINAL_VALIDATION_STATES = frozenset({"READ", "VAL"})
+FINAL_VALIDATION_STATES = frozenset(str(state) for state in API_FINAL_STATES)
 
 type MonthKey = tuple[int, int]
 
@@ -185,20 +187,25 @@ def month_peak(
     return _summarise(year, month, latest.values(), now)
 
 
-def _shift_month(key: MonthKey, delta: int) -> MonthKey:
+def shift_month(key: MonthKey, delta: int) -> MonthKey:
     """Return the month ``delta`` months after ``key`` (negative goes back)."""
     index = key[0] * 12 + key[1] - 1 + delta
     return (index // 12, index % 12 + 1)
 
 
 def rolling_average(
-    peaks: Sequence[MonthlyPeak], *, months: int = 12, minimum_kw: float | None = None
+    peaks: Sequence[MonthlyPeak],
+    *,
+    months: int = 12,
+    minimum_kw: float | None = None,
+    until: MonthKey | None = None,
 ) -> RollingAverage:
-    """Average the peaks of the last ``months`` calendar months up to the latest one given.
+    """Average the peaks of the last ``months`` calendar months up to ``until``.
 
-    The capacity tariff averages the last 12 monthly peaks; months without a peak are
-    skipped (listed in ``missing_months``) so a new connection averages what exists.
-    With ``minimum_kw`` each monthly peak is first raised to that floor, as the
+    ``until`` defaults to the latest month given. The capacity tariff averages the
+    last 12 monthly peaks; months without a peak are skipped (listed in
+    ``missing_months``) so a new connection averages what exists. With
+    ``minimum_kw`` each monthly peak is first raised to that floor, as the
     low-voltage 2.5 kW minimum applies per month.
     """
     if months < 1:
@@ -206,13 +213,13 @@ def rolling_average(
     by_key = {peak.key: peak for peak in peaks}
     if not by_key:
         return RollingAverage(None, (), (), ())
-    latest = max(by_key)
+    latest = max(by_key) if until is None else until
     values: list[float] = []
     used: list[MonthKey] = []
     incomplete: list[MonthKey] = []
     missing: list[MonthKey] = []
     for offset in range(1 - months, 1):
-        key = _shift_month(latest, offset)
+        key = shift_month(latest, offset)
         peak = by_key.get(key)
         if peak is None or peak.peak_kw is None:
             missing.append(key)

@@ -7,10 +7,10 @@ comes from the imported statistics, never from these states.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -22,11 +22,13 @@ from homeassistant.const import (
     PERCENTAGE,
     EntityCategory,
     UnitOfEnergy,
+    UnitOfPower,
     UnitOfReactiveEnergy,
     UnitOfVolume,
 )
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util import dt as dt_util
 
 from .api import DataServiceType, EnergyType, Mandate, MandateStatus, RenewalStatus
 from .coordinator import (
@@ -37,6 +39,15 @@ from .coordinator import (
     ValueKey,
 )
 from .entity import FluviusEntity, main_device, submeter_device
+from .peak import (
+    LOW_VOLTAGE_MINIMUM_KW,
+    MonthKey,
+    MonthlyPeak,
+    local_month,
+    rolling_average,
+    shift_month,
+)
+from .peak_tracker import isoformat, month_id
 
 if TYPE_CHECKING:
     from . import FluviusConfigEntry
@@ -313,6 +324,122 @@ class FluviusDataSensor(FluviusEntity[FluviusEnergyCoordinator], SensorEntity):
         return self.entity_description.value_fn(self.coordinator, self.ean, snapshot)
 
 
+class PeakState(NamedTuple):
+    """A peak sensor's value and attributes."""
+
+    value: float | None
+    attributes: dict[str, Any]
+
+
+def _month_state(peaks: Mapping[MonthKey, MonthlyPeak], key: MonthKey) -> PeakState:
+    """A month's peak with where it lies and whether the deck's validity rule holds."""
+    peak = peaks.get(key)
+    if peak is None or peak.peak_kw is None:
+        return PeakState(None, {"month": month_id(key), "complete": False})
+    return PeakState(
+        peak.peak_kw,
+        {
+            "month": month_id(key),
+            "peak_start": isoformat(peak.peak_start),
+            "peak_end": isoformat(peak.peak_end),
+            "complete": peak.valid,
+            "missing_quarter_hours": peak.missing,
+            "estimated_quarter_hours": peak.estimated,
+            "estimated_share": round(100 * peak.estimated_share, 1),
+        },
+    )
+
+
+def _rolling_state(
+    peaks: Mapping[MonthKey, MonthlyPeak], current: MonthKey, minimum_kw: float | None
+) -> PeakState:
+    """The average of the last 12 monthly peaks, and which months it rests on."""
+    average = rolling_average(list(peaks.values()), minimum_kw=minimum_kw, until=current)
+    return PeakState(
+        None if average.value_kw is None else round(average.value_kw, 3),
+        {
+            "months_used": [month_id(key) for key in average.months_used],
+            "incomplete_months": [month_id(key) for key in average.incomplete_months],
+            "missing_months": [month_id(key) for key in average.missing_months],
+        },
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PeakSensorDescription(SensorEntityDescription):
+    """A capacity-tariff sensor computed from the EAN's monthly peaks."""
+
+    device_class: SensorDeviceClass = SensorDeviceClass.POWER
+    native_unit_of_measurement: str = UnitOfPower.KILO_WATT
+    state_class: SensorStateClass = SensorStateClass.MEASUREMENT
+    suggested_display_precision: int = 2
+    value_fn: Callable[[Mapping[MonthKey, MonthlyPeak], MonthKey], PeakState]
+
+
+PEAK_SENSORS: tuple[PeakSensorDescription, ...] = (
+    PeakSensorDescription(
+        key="current_month_peak",
+        translation_key="current_month_peak",
+        value_fn=_month_state,
+    ),
+    PeakSensorDescription(
+        key="previous_month_peak",
+        translation_key="previous_month_peak",
+        value_fn=lambda peaks, current: _month_state(peaks, shift_month(current, -1)),
+    ),
+    PeakSensorDescription(
+        key="rolling_average_peak",
+        translation_key="rolling_average_peak",
+        value_fn=lambda peaks, current: _rolling_state(peaks, current, None),
+    ),
+    PeakSensorDescription(
+        key="rolling_average_peak_minimum",
+        translation_key="rolling_average_peak_minimum",
+        value_fn=lambda peaks, current: _rolling_state(peaks, current, LOW_VOLTAGE_MINIMUM_KW),
+    ),
+)
+
+
+class FluviusPeakSensor(FluviusEntity[FluviusEnergyCoordinator], SensorEntity):
+    """Monthly peak power and its 12-month average, from the stored quarter-hours.
+
+    Peaks rest on data already stored, so they stay available while the API is not.
+    """
+
+    entity_description: PeakSensorDescription
+
+    def __init__(
+        self,
+        coordinator: FluviusEnergyCoordinator,
+        ean: str,
+        mandate: Mandate,
+        description: PeakSensorDescription,
+    ) -> None:
+        """Bind the description to the EAN's device."""
+        super().__init__(coordinator, ean, main_device(ean, mandate), description.key)
+        self.entity_description = description
+
+    @property
+    def _state(self) -> PeakState:
+        peaks = self.coordinator.importer.peaks.peaks(self.ean)
+        return self.entity_description.value_fn(peaks, local_month(dt_util.utcnow()))
+
+    @property
+    def available(self) -> bool:
+        """Available while quarter-hours of the EAN are kept."""
+        return self.ean in self.coordinator.importer.peaks.eans
+
+    @property
+    def native_value(self) -> float | None:
+        """The peak (or average) in kW."""
+        return self._state.value
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """The month and quarter-hour of the peak, or the months averaged."""
+        return self._state.attributes
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: FluviusConfigEntry,
@@ -335,6 +462,10 @@ async def async_setup_entry(
                 for d in DATA_SENSORS
                 if not d.gas_only or mandate.energy_type == EnergyType.GAS
             ]
+            if ean in data.peaks.eans:
+                candidates += [
+                    FluviusPeakSensor(data.energy, ean, mandate, d) for d in PEAK_SENSORS
+                ]
             snapshot = data.energy.data.get(ean) if data.energy.data else None
             if snapshot is not None:
                 for period, values in (
