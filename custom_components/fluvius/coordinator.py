@@ -42,7 +42,7 @@ from .const import (
     MAX_CONCURRENT_REQUESTS,
 )
 from .importer import StatisticsImporter, granularities, local_day, local_midnight, readings_of
-from .repairs import async_update_forbidden_issues
+from .repairs import async_update_credentials_issue, async_update_forbidden_issues
 
 if TYPE_CHECKING:
     from . import FluviusConfigEntry
@@ -99,6 +99,7 @@ class FluviusMandatesCoordinator(DataUpdateCoordinator[MandatesData]):
         try:
             mandates = await self.client.get_mandates()
         except FluviusAuthenticationError as err:
+            async_update_credentials_issue(self.hass, self.config_entry, refused=True)
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="auth_failed"
             ) from err
@@ -108,6 +109,7 @@ class FluviusMandatesCoordinator(DataUpdateCoordinator[MandatesData]):
                 translation_key="update_failed",
                 translation_placeholders={"error": str(err)},
             ) from err
+        async_update_credentials_issue(self.hass, self.config_entry, refused=False)
         return MandatesData(tuple(mandates), pick_mandates(mandates))
 
 
@@ -254,6 +256,7 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
         transient: list[tuple[str, BaseException]] = []
         for ean, result in zip(eans, results, strict=True):
             if isinstance(result, FluviusAuthenticationError):
+                async_update_credentials_issue(self.hass, self.config_entry, refused=True)
                 raise ConfigEntryAuthFailed(
                     translation_domain=DOMAIN, translation_key="auth_failed"
                 ) from result

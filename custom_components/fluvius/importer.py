@@ -35,6 +35,7 @@ from .api import (
 )
 from .const import CONF_HISTORY_MONTHS, CONF_IMPORT_REACTIVE, DEFAULT_HISTORY_MONTHS, LOGGER
 from .peak_tracker import PeakTracker
+from .repairs import async_update_credentials_issue
 from .statistics import StatisticsWriter, async_aggregate, storage
 
 if TYPE_CHECKING:
@@ -281,6 +282,7 @@ class StatisticsImporter:
                     break
                 except FluviusAuthenticationError:
                     LOGGER.warning("History import of EAN %s paused: credentials refused", ean)
+                    async_update_credentials_issue(self._hass, self._entry, refused=True)
                     self._entry.async_start_reauth(self._hass)
                     return
                 except (FluviusForbiddenError, FluviusNoAccessError) as err:
@@ -377,6 +379,8 @@ class StatisticsImporter:
             await self.writer.async_clear(cleared)
         await self.peaks.async_clear(targets)
         await self.async_save()
+        # The progress (and peak) sensors of the cleared EANs follow at once.
+        self.on_change()
         return cleared
 
     async def async_shutdown(self) -> None:

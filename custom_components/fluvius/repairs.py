@@ -1,4 +1,4 @@
-"""Repair issues about mandates: expiring, ended, cut back, no quarter-hour access, refused EANs."""
+"""Repair issues: mandates (expiring, ended, cut back, daily only), refused EANs and credentials."""
 
 from __future__ import annotations
 
@@ -118,6 +118,31 @@ def async_update_forbidden_issues(
             translation_key="ean_forbidden",
             translation_placeholders={"ean": ean},
         )
+
+
+@callback
+def async_update_credentials_issue(
+    hass: HomeAssistant, entry: FluviusConfigEntry, *, refused: bool
+) -> None:
+    """Say so while the API refuses the entry's credentials (renewed yearly in Mijn Fluvius).
+
+    Home Assistant's re-authentication flow asks for the new secret; the issue
+    explains where it comes from and goes away once a request succeeds.
+    """
+    ident = issue_id("credentials_refused", entry, "")
+    if not refused:
+        ir.async_delete_issue(hass, DOMAIN, ident)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        ident,
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key="credentials_refused",
+        translation_placeholders={"title": entry.title, "url": RENEWAL_URL},
+        learn_more_url=RENEWAL_URL,
+    )
 
 
 @callback

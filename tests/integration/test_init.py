@@ -8,11 +8,11 @@ from unittest.mock import patch
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.fluvius.const import DOMAIN
+from custom_components.fluvius.const import DOMAIN, RENEWAL_URL
 from fluvius_simulator import Fault, FluviusSimulator
 from tests.conftest import entry_data
 
@@ -109,6 +109,17 @@ async def test_revoked_credentials_start_reauth(
     await hass.async_block_till_done()
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert any(flow["context"]["source"] == "reauth" for flow in flows)
+    # A repair explains where renewed credentials come from, until a request succeeds.
+    issues = ir.async_get(hass)
+    issue = issues.async_get_issue(DOMAIN, f"credentials_refused_{entry.entry_id}_")
+    assert issue is not None
+    assert issue.severity is ir.IssueSeverity.ERROR
+    assert issue.translation_placeholders == {"title": entry.title, "url": RENEWAL_URL}
+
+    simulator.restore_credentials()
+    await entry.runtime_data.mandates.async_refresh()
+    await settle(hass)
+    assert issues.async_get_issue(DOMAIN, f"credentials_refused_{entry.entry_id}_") is None
 
 
 async def test_new_and_removed_mandates(hass: HomeAssistant, simulator: FluviusSimulator) -> None:
