@@ -2,14 +2,17 @@
 
 Home Assistant listens on 127.0.0.1 only and keeps its state in .dev/config, so
 a second start reuses onboarding, the config entry and the imported statistics.
-Used by scripts/develop (runs until Ctrl-C) and scripts/e2e (--until-imported).
+Used by scripts/develop (runs until Ctrl-C, or exits with --until-imported);
+scripts/e2e imports the building blocks below and runs its own instance.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Mapping, Sequence
 import contextlib
+from dataclasses import dataclass
 import os
 from pathlib import Path
 import signal
@@ -25,13 +28,48 @@ REPO = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO / ".dev" / "config"
 HA_PORT = 8123
 SIM_PORT = 8099
-HA_URL = f"http://127.0.0.1:{HA_PORT}"
 SIM_URL = f"http://127.0.0.1:{SIM_PORT}"
-CLIENT_ID = f"{HA_URL}/"
 DEMO_USER = {"name": "Demo", "username": "demo", "password": "fluvius-demo", "language": "en"}
 
-CONFIGURATION_YAML = f"""\
-# Development configuration written by scripts/develop.
+# Statistic ids of the demo mandates that go into the Energy dashboard.
+DEMO_DM = "541440110000000000"
+DEMO_GAS = "541441010000000000"
+DEMO_AMR_OFFTAKE = "541450010000000000"
+DEMO_PV_INJECTION = "541450211000000000"
+PRODUCTION_SUFFIX = "_production_total_kwh"
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One Home Assistant run: its config dir, its port, the simulator it uses, a log tag."""
+
+    config_dir: Path
+    ha_port: int
+    sim_url: str
+    tag: str = "develop"
+
+    @property
+    def ha_url(self) -> str:
+        return f"http://127.0.0.1:{self.ha_port}"
+
+    @property
+    def client_id(self) -> str:
+        return f"{self.ha_url}/"
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"{self.ha_url}/?auth_callback=1"
+
+    def log(self, message: str) -> None:
+        print(f"[{self.tag}] {message}", flush=True)
+
+
+DEVELOP = Instance(CONFIG_DIR, HA_PORT, SIM_URL)
+
+
+def configuration_yaml(instance: Instance) -> str:
+    return f"""\
+# Development configuration written by scripts/{instance.tag}.
 homeassistant:
   name: Fluvius demo
   latitude: 51.05
@@ -43,7 +81,7 @@ homeassistant:
   currency: EUR
 http:
   server_host: 127.0.0.1
-  server_port: {HA_PORT}
+  server_port: {instance.ha_port}
 frontend:
 onboarding:
 config:
@@ -59,27 +97,68 @@ logger:
 """
 
 
-def log(message: str) -> None:
-    print(f"[develop] {message}", flush=True)
-
-
-def prepare_config() -> None:
+def prepare_config(instance: Instance) -> None:
     """Config dir with the integration linked in (a link, so edits apply on restart)."""
-    (CONFIG_DIR / "custom_components").mkdir(parents=True, exist_ok=True)
-    link = CONFIG_DIR / "custom_components" / "fluvius"
+    config_dir = instance.config_dir
+    (config_dir / "custom_components").mkdir(parents=True, exist_ok=True)
+    link = config_dir / "custom_components" / "fluvius"
     if not link.exists():
         link.symlink_to(REPO / "custom_components" / "fluvius")
-    config = CONFIG_DIR / "configuration.yaml"
+    config = config_dir / "configuration.yaml"
     if not config.exists():
-        config.write_text(CONFIGURATION_YAML)
+        config.write_text(configuration_yaml(instance))
         # The core_config onboarding step would add integrations that reach the
         # internet (weather, text-to-speech); the location is in the YAML anyway.
-        storage = CONFIG_DIR / ".storage"
+        storage = config_dir / ".storage"
         storage.mkdir(exist_ok=True)
         (storage / "onboarding").write_text(
             '{"version": 4, "minor_version": 1, "key": "onboarding",'
             ' "data": {"done": ["core_config"]}}'
         )
+
+
+async def start_simulator_process(sim_port: int) -> asyncio.subprocess.Process:
+    """`python -m fluvius_simulator --demo` on 127.0.0.1:sim_port."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "fluvius_simulator",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(sim_port),
+        "--demo",
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+
+
+async def start_home_assistant(
+    instance: Instance, *, output: int | None = None
+) -> asyncio.subprocess.Process:
+    """`hass -c <config dir>` from this virtual environment; output None inherits ours."""
+    hass_bin = str(Path(sys.executable).parent / "hass")
+    return await asyncio.create_subprocess_exec(
+        hass_bin,
+        "-c",
+        str(instance.config_dir),
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=output,
+        stderr=output,
+    )
+
+
+async def stop_processes(processes: Sequence[asyncio.subprocess.Process]) -> None:
+    """Terminate, wait up to a minute, then kill what is left."""
+    for process in processes:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), 60)
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
 
 
 async def wait_http(session: aiohttp.ClientSession, url: str, limit: float) -> None:
@@ -93,83 +172,75 @@ async def wait_http(session: aiohttp.ClientSession, url: str, limit: float) -> N
     raise TimeoutError(f"{url} did not answer within {limit:.0f}s")
 
 
-async def onboard(session: aiohttp.ClientSession) -> str:
+async def onboard(session: aiohttp.ClientSession, instance: Instance) -> str:
     """Create the demo user on first start; return an access token either way."""
-    async with session.get(f"{HA_URL}/api/onboarding") as response:
+    ha_url = instance.ha_url
+    async with session.get(f"{ha_url}/api/onboarding") as response:
         # Once onboarding is complete, Home Assistant no longer serves this view.
         onboarded = response.status == 404
         steps = {} if onboarded else {s["step"]: s["done"] for s in await response.json()}
     if not onboarded and not steps.get("user"):
-        log("onboarding: creating the demo user")
+        instance.log("onboarding: creating the demo user")
         async with session.post(
-            f"{HA_URL}/api/onboarding/users", json={**DEMO_USER, "client_id": CLIENT_ID}
+            f"{ha_url}/api/onboarding/users", json={**DEMO_USER, "client_id": instance.client_id}
         ) as response:
             response.raise_for_status()
             auth_code = (await response.json())["auth_code"]
-        token = await exchange_code(session, auth_code)
+        token = await exchange_code(session, instance, auth_code)
         headers = {"Authorization": f"Bearer {token}"}
         for step, body in (
             ("core_config", {}),
             ("analytics", {}),
-            ("integration", {"client_id": CLIENT_ID, "redirect_uri": f"{HA_URL}/?auth_callback=1"}),
+            (
+                "integration",
+                {"client_id": instance.client_id, "redirect_uri": instance.redirect_uri},
+            ),
         ):
             if not steps.get(step):
                 async with session.post(
-                    f"{HA_URL}/api/onboarding/{step}", json=body, headers=headers
+                    f"{ha_url}/api/onboarding/{step}", json=body, headers=headers
                 ) as response:
                     response.raise_for_status()
         return token
-    return await login(session)
+    return await login(session, instance)
 
 
-async def exchange_code(session: aiohttp.ClientSession, code: str) -> str:
+async def exchange_code(session: aiohttp.ClientSession, instance: Instance, code: str) -> str:
     async with session.post(
-        f"{HA_URL}/auth/token",
-        data={"grant_type": "authorization_code", "code": code, "client_id": CLIENT_ID},
+        f"{instance.ha_url}/auth/token",
+        data={"grant_type": "authorization_code", "code": code, "client_id": instance.client_id},
     ) as response:
         response.raise_for_status()
         return str((await response.json())["access_token"])
 
 
-async def login(session: aiohttp.ClientSession) -> str:
+async def login(session: aiohttp.ClientSession, instance: Instance) -> str:
     """Log in with the demo user through the login flow."""
     async with session.post(
-        f"{HA_URL}/auth/login_flow",
+        f"{instance.ha_url}/auth/login_flow",
         json={
-            "client_id": CLIENT_ID,
+            "client_id": instance.client_id,
             "handler": ["homeassistant", None],
-            "redirect_uri": f"{HA_URL}/?auth_callback=1",
+            "redirect_uri": instance.redirect_uri,
         },
     ) as response:
         flow = await response.json()
     async with session.post(
-        f"{HA_URL}/auth/login_flow/{flow['flow_id']}",
+        f"{instance.ha_url}/auth/login_flow/{flow['flow_id']}",
         json={
-            "client_id": CLIENT_ID,
+            "client_id": instance.client_id,
             "username": DEMO_USER["username"],
             "password": DEMO_USER["password"],
         },
     ) as response:
         result = await response.json()
-    return await exchange_code(session, result["result"])
+    return await exchange_code(session, instance, result["result"])
 
 
-async def ensure_entry(session: aiohttp.ClientSession, token: str) -> None:
-    """Add the Fluvius entry through the real config flow (custom environment)."""
-    headers = {"Authorization": f"Bearer {token}"}
-    async with session.get(
-        f"{HA_URL}/api/config/config_entries/entry", headers=headers
-    ) as response:
-        entries = await response.json()
-    if any(entry["domain"] == "fluvius" for entry in entries):
-        log("config entry exists: reusing it")
-        return
+def credential_steps(sim_url: str) -> list[dict[str, Any]]:
+    """The config flow's answers for the simulator: the custom environment, then its URLs."""
     creds = DEFAULT_CREDENTIALS
-    async with session.post(
-        f"{HA_URL}/api/config/config_entries/flow", json={"handler": "fluvius"}, headers=headers
-    ) as response:
-        flow = await response.json()
-    steps: list[dict[str, Any]] = [
+    return [
         {
             "environment": "custom",
             "tenant_id": creds.tenant_id,
@@ -178,16 +249,69 @@ async def ensure_entry(session: aiohttp.ClientSession, token: str) -> None:
             "scope": creds.scope,
             "subscription_key": creds.subscription_key,
         },
-        {"base_url": SIM_URL, "token_url": f"{SIM_URL}/{creds.tenant_id}/oauth2/v2.0/token"},
+        {"base_url": sim_url, "token_url": f"{sim_url}/{creds.tenant_id}/oauth2/v2.0/token"},
     ]
-    for body in steps:
+
+
+async def run_flow(
+    session: aiohttp.ClientSession,
+    instance: Instance,
+    token: str,
+    path: str,
+    *,
+    start: Mapping[str, Any],
+    answers: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """Start a data-entry flow under /api/config/<path> and answer its forms in order."""
+    headers = {"Authorization": f"Bearer {token}"}
+    base = f"{instance.ha_url}/api/config/{path}"
+    async with session.post(base, json=dict(start), headers=headers) as response:
+        response.raise_for_status()
+        flow: dict[str, Any] = await response.json()
+    for body in answers:
+        if flow.get("type") != "form":
+            raise RuntimeError(f"{path}: expected a form, got {flow}")
         async with session.post(
-            f"{HA_URL}/api/config/config_entries/flow/{flow['flow_id']}", json=body, headers=headers
+            f"{base}/{flow['flow_id']}", json=dict(body), headers=headers
         ) as response:
+            response.raise_for_status()
             flow = await response.json()
+    return flow
+
+
+async def fluvius_entries(
+    session: aiohttp.ClientSession, instance: Instance, token: str
+) -> list[dict[str, Any]]:
+    async with session.get(
+        f"{instance.ha_url}/api/config/config_entries/entry",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as response:
+        entries = await response.json()
+    return [entry for entry in entries if entry["domain"] == "fluvius"]
+
+
+async def create_entry(session: aiohttp.ClientSession, instance: Instance, token: str) -> str:
+    """Add the Fluvius entry through the real config flow (custom environment); return its id."""
+    flow = await run_flow(
+        session,
+        instance,
+        token,
+        "config_entries/flow",
+        start={"handler": "fluvius"},
+        answers=credential_steps(instance.sim_url),
+    )
     if flow.get("type") != "create_entry":
         raise RuntimeError(f"config flow did not create an entry: {flow}")
-    log(f"config entry created: {flow['title']}")
+    instance.log(f"config entry created: {flow['title']}")
+    return str(flow["result"]["entry_id"])
+
+
+async def ensure_entry(session: aiohttp.ClientSession, instance: Instance, token: str) -> None:
+    """Create the Fluvius entry unless one exists."""
+    if await fluvius_entries(session, instance, token):
+        instance.log("config entry exists: reusing it")
+        return
+    await create_entry(session, instance, token)
 
 
 class WebSocket:
@@ -198,8 +322,10 @@ class WebSocket:
         self._id = 0
 
     @classmethod
-    async def connect(cls, session: aiohttp.ClientSession, token: str) -> WebSocket:
-        ws = await session.ws_connect(f"{HA_URL}/api/websocket")
+    async def connect(
+        cls, session: aiohttp.ClientSession, instance: Instance, token: str
+    ) -> WebSocket:
+        ws = await session.ws_connect(f"{instance.ha_url}/api/websocket", max_msg_size=0)
         await ws.receive_json()
         await ws.send_json({"type": "auth", "access_token": token})
         reply = await ws.receive_json()
@@ -241,24 +367,22 @@ def _grid_to(statistic_id: str) -> dict[str, Any]:
 
 def energy_prefs(production_id: str | None) -> dict[str, Any]:
     """Energy dashboard sources: the demo mandates' statistic ids."""
-    dm, gas = "541440110000000000", "541441010000000000"
-    amr_offtake, pv_injection = "541450010000000000", "541450211000000000"
     sources: list[dict[str, Any]] = [
         {
             "type": "grid",
             "flow_from": [
-                _grid_from(f"fluvius:{dm}_offtake_total_kwh"),
-                _grid_from(f"fluvius:{amr_offtake}_offtake_total_kwh"),
+                _grid_from(f"fluvius:{DEMO_DM}_offtake_total_kwh"),
+                _grid_from(f"fluvius:{DEMO_AMR_OFFTAKE}_offtake_total_kwh"),
             ],
             "flow_to": [
-                _grid_to(f"fluvius:{dm}_injection_total_kwh"),
-                _grid_to(f"fluvius:{pv_injection}_injection_total_kwh"),
+                _grid_to(f"fluvius:{DEMO_DM}_injection_total_kwh"),
+                _grid_to(f"fluvius:{DEMO_PV_INJECTION}_injection_total_kwh"),
             ],
             "cost_adjustment_day": 0,
         },
         {
             "type": "gas",
-            "stat_energy_from": f"fluvius:{gas}_offtake_total_m3",
+            "stat_energy_from": f"fluvius:{DEMO_GAS}_offtake_total_m3",
             "stat_cost": None,
             "entity_energy_price": None,
             "number_energy_price": None,
@@ -275,67 +399,85 @@ def energy_prefs(production_id: str | None) -> dict[str, Any]:
     return {"energy_sources": sources, "device_consumption": []}
 
 
-async def configure_energy(session: aiohttp.ClientSession, token: str) -> None:
-    ws = await WebSocket.connect(session, token)
+def energy_statistic_ids(prefs: Mapping[str, Any]) -> list[str]:
+    """Every statistic id the Energy dashboard prefs refer to."""
+    flows = [
+        flow
+        for source in prefs.get("energy_sources", [])
+        for flow in (source, *source.get("flow_from", []), *source.get("flow_to", []))
+    ]
+    return [
+        str(flow[key])
+        for flow in flows
+        for key in ("stat_energy_from", "stat_energy_to")
+        if flow.get(key)
+    ]
+
+
+async def configure_energy(session: aiohttp.ClientSession, instance: Instance, token: str) -> None:
+    ws = await WebSocket.connect(session, instance, token)
     try:
         ids = await ws.call({"type": "recorder/list_statistic_ids", "statistic_type": "sum"})
         production = sorted(
-            s["statistic_id"] for s in ids if s["statistic_id"].endswith("_production_total_kwh")
+            s["statistic_id"] for s in ids if s["statistic_id"].endswith(PRODUCTION_SUFFIX)
         )
         prefs = energy_prefs(production[0] if production else None)
         await ws.call({"type": "energy/save_prefs", **prefs})
-        log("energy dashboard configured")
+        instance.log("energy dashboard configured")
     finally:
         await ws.close()
 
 
-async def wait_imported(session: aiohttp.ClientSession, token: str, limit: float) -> None:
-    """Wait until every history-import sensor reports 100 %."""
+async def import_progress(
+    session: aiohttp.ClientSession, instance: Instance, token: str
+) -> list[str]:
+    """The states of every history-import sensor."""
     headers = {"Authorization": f"Bearer {token}"}
+    async with session.get(f"{instance.ha_url}/api/states", headers=headers) as response:
+        states = await response.json()
+    return [s["state"] for s in states if s["entity_id"].endswith("_history_import")]
+
+
+async def wait_imported(
+    session: aiohttp.ClientSession,
+    instance: Instance,
+    token: str,
+    limit: float,
+    *,
+    sensors: int = 1,
+) -> None:
+    """Wait until every history-import sensor (at least `sensors` of them) reports 100 %."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        async with session.get(f"{HA_URL}/api/states", headers=headers) as response:
-            states = await response.json()
-        progress = [s["state"] for s in states if s["entity_id"].endswith("_history_import")]
-        if progress and all(p == "100.0" for p in progress):
-            log("history import complete")
+        progress = await import_progress(session, instance, token)
+        if len(progress) >= sensors and all(p == "100.0" for p in progress):
+            instance.log("history import complete")
             return
         await asyncio.sleep(5)
     raise TimeoutError("history import did not finish in time")
 
 
 async def main(args: argparse.Namespace) -> int:
-    prepare_config()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    python = sys.executable
-    sim = await asyncio.create_subprocess_exec(
-        python,
-        "-m",
-        "fluvius_simulator",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(SIM_PORT),
-        "--demo",
-        env=env,
-    )
-    hass_bin = str(Path(python).parent / "hass")
-    ha = await asyncio.create_subprocess_exec(hass_bin, "-c", str(CONFIG_DIR), env=env)
+    instance = DEVELOP
+    prepare_config(instance)
+    sim = await start_simulator_process(SIM_PORT)
+    ha = await start_home_assistant(instance)
     try:
         async with aiohttp.ClientSession() as session:
-            await wait_http(session, f"{SIM_URL}/_simulator/stats", 60)
-            log(f"simulator at {SIM_URL}")
-            await wait_http(session, f"{HA_URL}/api/onboarding", 600)
-            token = await onboard(session)
-            await ensure_entry(session, token)
-            await wait_imported(session, token, args.import_timeout)
-            await configure_energy(session, token)
-        log(
-            f"Home Assistant: {HA_URL}  user: {DEMO_USER['username']}  password: {DEMO_USER['password']}"
+            await wait_http(session, f"{instance.sim_url}/_simulator/stats", 60)
+            instance.log(f"simulator at {instance.sim_url}")
+            await wait_http(session, f"{instance.ha_url}/api/onboarding", 600)
+            token = await onboard(session, instance)
+            await ensure_entry(session, instance, token)
+            await wait_imported(session, instance, token, args.import_timeout)
+            await configure_energy(session, instance, token)
+        instance.log(
+            f"Home Assistant: {instance.ha_url}  user: {DEMO_USER['username']}"
+            f"  password: {DEMO_USER['password']}"
         )
         if args.until_imported:
             return 0
-        log("running; press Ctrl-C to stop")
+        instance.log("running; press Ctrl-C to stop")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, stop.set)
@@ -344,13 +486,7 @@ async def main(args: argparse.Namespace) -> int:
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         return 0
     finally:
-        for process in (ha, sim):
-            if process.returncode is None:
-                process.terminate()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(process.wait(), 60)
-            if process.returncode is None:
-                process.kill()
+        await stop_processes([ha, sim])
 
 
 if __name__ == "__main__":

@@ -201,3 +201,31 @@ ensure_develop_extras() {
     done_step
     echo "$want" > "$stamp"
 }
+
+# Playwright for scripts/e2e, and Debian's chromium for it to drive (no browser download).
+CHROMIUM_BIN="/usr/bin/chromium"
+ensure_e2e_extras() {
+    local stamp="$VENV_DIR/.fluvius-e2e"
+    local want
+    ensure_develop_extras
+    want="$(sha256sum "$REPO_ROOT/requirements/e2e.txt" | awk '{print $1}')"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        step "Installing requirements/e2e.txt with uv"
+        VIRTUAL_ENV="$VENV_DIR" "$UV" pip install --quiet --python "$VENV_DIR/bin/python" -r "$REPO_ROOT/requirements/e2e.txt"
+        done_step
+        echo "$want" > "$stamp"
+    fi
+    if [ -x "$CHROMIUM_BIN" ]; then
+        return 0
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "error: $CHROMIUM_BIN is missing. scripts/e2e drives Debian's chromium package;" >&2
+        echo "       install it as root ('sudo apt-get install -y chromium') and run scripts/e2e again." >&2
+        exit 1
+    fi
+    step "Installing Debian's chromium package"
+    export DEBIAN_FRONTEND=noninteractive
+    _apt_update_once
+    apt-get install -y -qq chromium >/dev/null
+    done_step
+}
