@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from custom_components.fluvius.peak import month_bounds
 from custom_components.fluvius.peak_tracker import MonthSeries
@@ -47,3 +50,12 @@ def test_truncate_forgets_from_a_moment_on() -> None:
     assert not series.truncate(start + 6 * QH)
     assert series.truncate(start - timedelta(days=1))
     assert list(series.quarter_hours()) == []
+
+
+def test_damaged_months_are_refused() -> None:
+    raw = MonthSeries.empty((2026, 2)).as_dict()
+    longer = MonthSeries.empty((2026, 3)).as_dict()
+    with pytest.raises(ValueError, match="wrong length"):
+        MonthSeries.from_dict({**raw, "kwh": longer["kwh"]})
+    with pytest.raises(ValueError, match="state codes"):
+        MonthSeries.from_dict({**raw, "states": base64.b64encode(b"\x09" * 2688).decode()})

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from array import array
 import asyncio
+import base64
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 import math
+import sys
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -121,23 +123,34 @@ class MonthSeries:
         return month_peak(self.quarter_hours(), *self.key, now=now)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-safe form: kWh per quarter-hour (null when missing) and the state codes."""
+        """JSON-safe and compact: little-endian float64 kWh and the state codes, in base64.
+
+        Encoding is a C-level copy of each array, cheap enough for the event loop.
+        """
+        kwh = array("d", self.kwh)
+        if sys.byteorder != "little":
+            kwh.byteswap()
         return {
             "month": month_id(self.key),
-            "kwh": [
-                value if code else None for value, code in zip(self.kwh, self.states, strict=True)
-            ],
-            "states": "".join(str(code) for code in self.states),
+            "kwh": base64.b64encode(kwh.tobytes()).decode("ascii"),
+            "states": base64.b64encode(self.states).decode("ascii"),
         }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> MonthSeries:
-        """Read back what :meth:`as_dict` wrote."""
+        """Read back what :meth:`as_dict` wrote; a damaged month raises ValueError."""
         series = cls.empty(_parse_month_id(str(raw["month"])))
-        for index, (value, code) in enumerate(zip(raw["kwh"], str(raw["states"]), strict=True)):
-            if value is not None and code != "0":
-                series.kwh[index] = float(value)
-                series.states[index] = int(code)
+        kwh = array("d")
+        kwh.frombytes(base64.b64decode(str(raw["kwh"])))
+        if sys.byteorder != "little":
+            kwh.byteswap()
+        states = bytearray(base64.b64decode(str(raw["states"])))
+        if len(kwh) != len(series.kwh) or len(states) != len(series.states):
+            raise ValueError(f"stored month {raw['month']} has the wrong length")
+        if any(code > _OTHER_STATE for code in states):
+            raise ValueError(f"stored month {raw['month']} has unknown state codes")
+        series.kwh = kwh
+        series.states = states
         return series
 
 
@@ -155,7 +168,6 @@ class PeakTracker:
         self._store = peak_storage(hass, entry_id)
         self._series: dict[str, dict[MonthKey, MonthSeries]] = {}
         self._peaks: dict[str, dict[MonthKey, MonthlyPeak]] = {}
-        self._saved: dict[str, dict[str, dict[str, Any]]] = {}
         self._computed_for: dict[str, MonthKey] = {}
         self._lock = asyncio.Lock()
         self._unsaved = False
@@ -177,9 +189,13 @@ class PeakTracker:
 
     def _load(self, raw: dict[str, Any], now: datetime) -> None:
         for ean, months in raw.get("eans", {}).items():
-            self._series[ean] = {
-                series.key: series for series in map(MonthSeries.from_dict, months.values())
-            }
+            try:
+                series = [MonthSeries.from_dict(month) for month in months.values()]
+            except (KeyError, TypeError, ValueError) as err:
+                # Peaks come back as data arrive; a damaged store must not stop setup.
+                LOGGER.warning("Ignoring stored quarter-hours of EAN %s: %s", ean, err)
+                continue
+            self._series[ean] = {month.key: month for month in series}
             self._recompute(ean, now, set(self._series[ean]))
 
     async def async_add(self, ean: str, quarters: Mapping[datetime, QuarterValue]) -> bool:
@@ -200,7 +216,8 @@ class PeakTracker:
 
     def _merge(self, ean: str, quarters: Mapping[datetime, QuarterValue], now: datetime) -> bool:
         oldest = shift_month(local_month(now), 1 - RETAINED_MONTHS)
-        months = self._series.setdefault(ean, {})
+        # A copy, swapped in whole by _recompute: the event loop may be saving the old one.
+        months = dict(self._series.get(ean, {}))
         touched: set[MonthKey] = set()
         for start, (kwh, state) in quarters.items():
             key = local_month(start)
@@ -211,35 +228,37 @@ class PeakTracker:
                 series = months[key] = MonthSeries.empty(key)
             if series.set(start, kwh, state):
                 touched.add(key)
-        return self._recompute(ean, now, touched)
+        return self._recompute(ean, now, touched, months)
 
-    def _recompute(self, ean: str, now: datetime, touched: set[MonthKey]) -> bool:
-        """Drop months that left the window, then recompute the touched ones.
+    def _recompute(
+        self,
+        ean: str,
+        now: datetime,
+        touched: set[MonthKey],
+        months: dict[MonthKey, MonthSeries] | None = None,
+    ) -> bool:
+        """Drop months that left the window, recompute the touched ones, swap both in.
 
         Every month is recomputed when the running month changed since the last
         time: a month that just closed may now be complete.
         """
-        months = self._series.get(ean, {})
         current = local_month(now)
         oldest = shift_month(current, 1 - RETAINED_MONTHS)
-        expired = {key for key in months if key < oldest}
-        for key in expired:
-            del months[key]
+        months = {
+            key: series
+            for key, series in (self._series.get(ean, {}) if months is None else months).items()
+            if key >= oldest
+        }
+        expired = len(months) != len(self._series.get(ean, {}))
         if self._computed_for.get(ean) != current:
             touched = set(months)
         if not touched and not expired:
             return False
         peaks = {key: peak for key, peak in self._peaks.get(ean, {}).items() if key in months}
-        saved = {
-            month: raw
-            for month, raw in self._saved.get(ean, {}).items()
-            if _parse_month_id(month) in months
-        }
         for key in touched:
             peaks[key] = months[key].peak(now)
-            saved[month_id(key)] = months[key].as_dict()
+        self._series[ean] = months
         self._peaks[ean] = dict(sorted(peaks.items()))
-        self._saved[ean] = saved
         self._computed_for[ean] = current
         return True
 
@@ -274,7 +293,6 @@ class PeakTracker:
             for ean in eans:
                 self._series.pop(ean, None)
                 self._peaks.pop(ean, None)
-                self._saved.pop(ean, None)
                 self._computed_for.pop(ean, None)
             self._schedule_save()
 
@@ -288,9 +306,14 @@ class PeakTracker:
         self._store.async_delay_save(self._data_to_save, SAVE_DELAY)
 
     def _data_to_save(self) -> dict[str, Any]:
-        """Runs on the event loop: only assembles month dicts built in the executor."""
+        """Runs on the event loop; month dicts are swapped whole, arrays copied in C."""
         self._unsaved = False
-        return {"eans": {ean: dict(months) for ean, months in self._saved.items()}}
+        return {
+            "eans": {
+                ean: {month_id(key): series.as_dict() for key, series in months.items()}
+                for ean, months in list(self._series.items())
+            }
+        }
 
     def _fire_new_peak(self, ean: str, peak: MonthlyPeak, previous: MonthlyPeak | None) -> None:
         LOGGER.debug("New peak of EAN %s in %s: %s kW", ean, month_id(peak.key), peak.peak_kw)

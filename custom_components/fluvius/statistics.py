@@ -218,7 +218,12 @@ class StatisticsWriter:
 async def _async_clear(hass: HomeAssistant, statistic_ids: list[str]) -> None:
     instance = get_instance(hass)
     done = asyncio.Event()
-    instance.async_clear_statistics(statistic_ids, on_done=done.set)
+
+    def _on_done() -> None:
+        """Runs in the recorder's thread: wake the event loop safely."""
+        hass.loop.call_soon_threadsafe(done.set)
+
+    instance.async_clear_statistics(statistic_ids, on_done=_on_done)
     await done.wait()
     await instance.async_block_till_done()
 
