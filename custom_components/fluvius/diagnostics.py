@@ -15,6 +15,7 @@ from .const import (
     CONF_TENANT_ID,
     CONF_TOKEN_URL,
 )
+from .peak_tracker import month_id
 
 if TYPE_CHECKING:
     from . import FluviusConfigEntry
@@ -98,5 +99,18 @@ async def async_get_config_entry_diagnostics(
                 "statistics": len(state.statistic_ids or ()),
             }
             for ean, state in data.importer.states.items()
+        },
+        "monthly_peaks": {
+            mask_ean(ean): {
+                month_id(key): {
+                    "peak_kw": peak.peak_kw,
+                    "present": peak.present,
+                    "expected": peak.expected,
+                    "estimated": peak.estimated,
+                    "complete": peak.valid,
+                }
+                for key, peak in data.peaks.peaks(ean).items()
+            }
+            for ean in sorted(data.peaks.eans)
         },
     }

@@ -36,6 +36,10 @@ async def test_diagnostics_redact_secrets(hass: HomeAssistant, simulator: Fluviu
     assert DM_ELECTRICITY not in text
     assert diagnostics["mandates"][0]["ean"].startswith("541440110")
     assert diagnostics["history_import"]
+    (peaks,) = diagnostics["monthly_peaks"].values()
+    assert sorted(peaks) == ["2026-02", "2026-03"]
+    assert peaks["2026-02"]["complete"] is True
+    assert peaks["2026-02"]["present"] == peaks["2026-02"]["expected"] == 2688
 
 
 async def _statistic_ids(hass: HomeAssistant) -> set[str]:
