@@ -126,6 +126,10 @@ async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
 async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: FluviusConfigEntry, device: dr.DeviceEntry
 ) -> bool:
-    """Allow removing a device only when its EAN has no mandate any more."""
+    """Allow removing a device only when its EAN (a submeter's: its main EAN) has no mandate."""
     eans = set(entry.runtime_data.mandates.data.by_ean)
-    return not any(domain == DOMAIN and ident in eans for domain, ident in device.identifiers)
+    registry = dr.async_get(hass)
+    root = device
+    while root.via_device_id is not None and (parent := registry.async_get(root.via_device_id)):
+        root = parent
+    return not any(domain == DOMAIN and ident in eans for domain, ident in root.identifiers)

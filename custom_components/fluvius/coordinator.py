@@ -39,7 +39,6 @@ from .const import (
     INSERT_TIME_OVERLAP,
     LOGGER,
     MANDATES_UPDATE_INTERVAL,
-    MAX_CONCURRENT_REQUESTS,
 )
 from .importer import StatisticsImporter, granularities, local_day, local_midnight, readings_of
 from .repairs import async_update_credentials_issue, async_update_forbidden_issues
@@ -179,8 +178,31 @@ def build_snapshot(responses: Iterable[EnergyResponse]) -> EanSnapshot:
                 target[key] = value
             if snapshot.newest_measurement is None or reading.end > snapshot.newest_measurement:
                 snapshot.newest_measurement = reading.end
+    _add_day_totals(snapshot.last_day)
     snapshot.estimated_share = _estimated_share(snapshot, fine)
     return snapshot
+
+
+def _add_day_totals(values: dict[ValueKey, PeriodValue]) -> None:
+    """Where a day is reported only as day and night registers, add their sum as the total.
+
+    The same rule as the statistics: one value per day for users who do not
+    care about the tariff registers.
+    """
+    for (meter, direction, register, unit), day in list(values.items()):
+        if register != "day" or (meter, direction, "total", unit) in values:
+            continue
+        night = values.get((meter, direction, "night", unit))
+        if night is None or night.start != day.start:
+            continue
+        final = {str(state) for state in FINAL_VALIDATION_STATES}
+        state = next(
+            (s for s in (day.validation_state, night.validation_state) if s not in final),
+            day.validation_state,
+        )
+        values[(meter, direction, "total", unit)] = PeriodValue(
+            day.value + night.value, day.start, day.end, state, None
+        )
 
 
 def _estimated_share(snapshot: EanSnapshot, fine: list[Reading]) -> float | None:
@@ -234,7 +256,8 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
         self.client = client
         self.mandates = mandates
         self.importer = importer
-        self._semaphore = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
+        # The history import holds the same slots: one limit for every energy request.
+        self._semaphore = importer.request_slots
         # EAN -> translation key of the error that made it unavailable.
         self.ean_errors: dict[str, str] = {}
         self.last_errors: dict[str, str] = {}

@@ -33,7 +33,13 @@ from .api import (
     PeriodType,
     Reading,
 )
-from .const import CONF_HISTORY_MONTHS, CONF_IMPORT_REACTIVE, DEFAULT_HISTORY_MONTHS, LOGGER
+from .const import (
+    CONF_HISTORY_MONTHS,
+    CONF_IMPORT_REACTIVE,
+    DEFAULT_HISTORY_MONTHS,
+    LOGGER,
+    MAX_CONCURRENT_REQUESTS,
+)
 from .peak_tracker import PeakTracker
 from .repairs import async_update_credentials_issue
 from .statistics import StatisticsWriter, async_aggregate, storage
@@ -174,6 +180,11 @@ class StatisticsImporter:
         self.peaks = peaks
         self.states: dict[str, EanImportState] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        # Shared with the polls: at most this many EANs are fetched at the same time.
+        self.request_slots = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
+        # History windows hold at most all slots but one, so polls (and the setup's
+        # first refresh) never wait behind a long history import.
+        self._history_slots = asyncio.Semaphore(max(MAX_CONCURRENT_REQUESTS - 1, 1))
         # Called after every imported window and when peaks change, so sensors follow.
         self.on_change: Callable[[], None] = lambda: None
 
@@ -259,6 +270,8 @@ class StatisticsImporter:
         if state.cursor is None:
             state.cursor = state.history_from
         await self.async_save()
+        # The progress sensor shows a (re)started import before its first window.
+        self.on_change()
         windows = history_windows(state.cursor, state.history_to)
         LOGGER.info(
             "Importing history of EAN %s from %s to %s in %d window(s)",
@@ -270,15 +283,23 @@ class StatisticsImporter:
         for window_start, window_end in windows:
             while True:
                 try:
-                    response = await self._client.get_energy(
-                        ean,
-                        window_start,
-                        window_end,
-                        PeriodType.READ_TIME,
-                        granularities(mandate),
-                        self.complex_types(ean, mandate),
+                    async with self._history_slots, self.request_slots:
+                        response = await self._client.get_energy(
+                            ean,
+                            window_start,
+                            window_end,
+                            PeriodType.READ_TIME,
+                            granularities(mandate),
+                            self.complex_types(ean, mandate),
+                        )
+                    # Only the hourly rows wait for the writer: a parsed window is
+                    # ~10^5 objects, and with every EAN queued behind the recorder
+                    # they would make each full garbage collection stall the loop.
+                    data = await async_aggregate(
+                        self._hass, response.readings, include_reactive=self.include_reactive
                     )
-                    await self.async_write_response(ean, response)
+                    del response
+                    await self.async_write_data(ean, data)
                     break
                 except FluviusAuthenticationError:
                     LOGGER.warning("History import of EAN %s paused: credentials refused", ean)
@@ -291,7 +312,7 @@ class StatisticsImporter:
                 except FluviusError as err:
                     LOGGER.warning(
                         "History window %s of EAN %s failed (%s); retrying in %s",
-                        window_start.date(),
+                        local_day(window_start),
                         ean,
                         err,
                         RETRY_DELAY,
@@ -320,6 +341,10 @@ class StatisticsImporter:
     async def async_write_readings(self, ean: str, readings: Any) -> HourlyData:
         """Aggregate readings (a callable returning them), update peaks and write the rows."""
         data = await async_aggregate(self._hass, readings, include_reactive=self.include_reactive)
+        return await self.async_write_data(ean, data)
+
+    async def async_write_data(self, ean: str, data: HourlyData) -> HourlyData:
+        """Update peaks and write aggregated rows."""
         if await self.peaks.async_add(ean, data.quarter_hours.get(SeriesKey.power(ean), {})):
             self.on_change()
         await self.writer.async_write(data)
@@ -347,6 +372,8 @@ class StatisticsImporter:
             new_end is not None
             and new_end < dt_util.utcnow()
             and (previous is None or new_end < previous)
+            # An EAN seen for the first time has nothing imported that could be cut.
+            and state.history_from is not None
         ):
             cut = new_end
             if state.statistic_ids:

@@ -31,7 +31,7 @@ from homeassistant.helpers.recorder import get_instance
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .aggregation import HourlyData, SeriesKey, aggregate, cumulate
+from .aggregation import HourlyData, PowerHour, SeriesKey, aggregate, cumulate
 from .api import Reading
 from .const import DOMAIN
 
@@ -107,7 +107,15 @@ class StatisticsWriter:
             for key, rows in sorted(data.energy.items()):
                 if rows and await self._async_write_sum_series(key, rows):
                     changed.add(key.statistic_id)
-            for key, power_rows in sorted(data.power.items()):
+            for key, all_power_rows in sorted(data.power.items()):
+                # Every poll re-reads days of hours: rewrite only those that changed.
+                power_rows = (
+                    await get_instance(self._hass).async_add_executor_job(
+                        self._changed_power, key.statistic_id, all_power_rows
+                    )
+                    if all_power_rows
+                    else {}
+                )
                 if not power_rows:
                     continue
                 async_add_external_statistics(
@@ -151,6 +159,24 @@ class StatisticsWriter:
             ],
         )
         return True
+
+    def _changed_power(
+        self, statistic_id: str, rows: dict[datetime, PowerHour]
+    ) -> dict[datetime, PowerHour]:
+        """The power rows that differ from the stored ones (read in the recorder's executor)."""
+        stored = {
+            dt_util.utc_from_timestamp(row["start"]): row
+            for row in self._rows(statistic_id, min(rows), None, {"mean", "min", "max"})
+        }
+        return {
+            hour: row
+            for hour, row in rows.items()
+            if (old := stored.get(hour)) is None
+            or any(
+                old.get(name) is None or abs(old[name] - value) > EPSILON
+                for name, value in (("mean", row.mean), ("min", row.min), ("max", row.max))
+            )
+        }
 
     def _read_series(self, statistic_id: str, first: datetime) -> _StoredSeries:
         """Read (in the recorder's executor) the rows from ``first`` on and the sum before."""

@@ -288,8 +288,11 @@ class FluviusClient:
         label = f"{method} {path}"
         url = self._base_url + path
         refreshed = False
+        # Every token sent: a 401 answer may echo the one it refused.
+        sent: list[str] = []
         while True:
             token = await self._tokens.token()
+            sent.append(token)
             headers = {
                 "Authorization": f"Bearer {token}",
                 HEADER_SUBSCRIPTION_KEY: self._subscription_key,
@@ -309,15 +312,15 @@ class FluviusClient:
                     _LOGGER.debug("%s -> 401, retrying once with a new token", label)
                     refreshed = True
                     continue
-            raise self._error(label, status, result.body, token)
+            raise self._error(label, status, result.body, tuple(sent))
 
-    def _error(self, label: str, status: int, body: bytes, token: str) -> Exception:
+    def _error(self, label: str, status: int, body: bytes, tokens: tuple[str, ...]) -> Exception:
         """Map a non-2xx, non-retried answer to the matching exception."""
         code, message, validation = parse_error(body)
-        detail = self._redact(": ".join(part for part in (code, message) if part), token)
+        detail = self._redact(": ".join(part for part in (code, message) if part), tokens)
         suffix = f" ({detail})" if detail else ""
         if status == 400:
-            messages = tuple(self._redact(item, token) for item in validation)
+            messages = tuple(self._redact(item, tokens) for item in validation)
             listed = f": {'; '.join(messages)}" if messages else ""
             return FluviusBadRequestError(
                 f"{label}: bad request (HTTP 400){suffix}{listed}", validation_messages=messages
@@ -340,8 +343,8 @@ class FluviusClient:
             return FluviusServerError(f"{label}: server error (HTTP {status}){suffix}", status)
         return FluviusResponseError(f"{label}: unexpected HTTP {status}{suffix}")
 
-    def _redact(self, text: str, token: str) -> str:
-        """Remove secrets and the token from server-supplied text, should it echo them."""
-        for secret in (*self._secrets, token):
+    def _redact(self, text: str, tokens: tuple[str, ...]) -> str:
+        """Remove secrets and the tokens from server-supplied text, should it echo them."""
+        for secret in (*self._secrets, *tokens):
             text = text.replace(secret, "***")
         return text
