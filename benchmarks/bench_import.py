@@ -1,0 +1,331 @@
+"""History-import benchmark: three years of quarter-hours for ten EANs into a real recorder.
+
+A Home Assistant instance runs in this process with the recorder on a temporary
+SQLite file and the integration loaded from ``custom_components/``; the simulator
+runs in a child process (its clock frozen at the start, so the data cannot change
+during the run) so that its own work neither blocks this event loop nor counts
+towards this process's memory. One config entry with ten digital quarter-hour
+electricity EANs (offtake and injection) imports its default history (36 months,
+capped at the API's three years).
+
+Printed: API calls per EAN (history windows and polls; the floor for three years
+of 184-day windows is 6), wall time until every row is committed, peak resident
+memory of this process, and the longest event-loop stall measured by a task that
+sleeps 5 ms in a loop (target: below 50 ms), next to the longest garbage
+collection: a full collection holds the GIL whichever thread runs it, so it
+stalls the loop too. Figures only; nothing is asserted. Takes about 25 minutes
+on two cores, most of it in the recorder's row-by-row statistics import.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_import.py [--eans 10] [--months 36]
+        [--tracemalloc] [--slow-callback MS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+import gc
+import logging
+import multiprocessing as mp
+from multiprocessing.connection import Connection
+from pathlib import Path
+import resource
+import statistics as stats
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from types import MappingProxyType
+from typing import Any
+from unittest.mock import patch
+
+from aiohttp.resolver import AsyncResolver
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from homeassistant import bootstrap, config_entries, loader
+from homeassistant.components.recorder.statistics import statistics_during_period
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import recorder as recorder_helper
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.setup import async_setup_component
+from homeassistant.util.unit_system import METRIC_SYSTEM
+
+from custom_components.fluvius.const import CONF_HISTORY_MONTHS, DOMAIN
+from tests.conftest import entry_data
+
+# Digital meter, electricity, offtake + injection, quarter-hour access; the last
+# three digits (model number) make ten different meters.
+EAN_PREFIX = "541440110000000"
+PROBE_INTERVAL = 0.005
+ENERGY_PATH = "/api/mandate/energy"
+
+
+def eans(count: int) -> list[str]:
+    return [f"{EAN_PREFIX}{model:03d}" for model in range(count)]
+
+
+# --- simulator in a child process -----------------------------------------------
+
+
+def serve_simulator(conn: Connection, ean_list: list[str]) -> None:
+    """Child process: serve the simulator until told to stop, then report its requests."""
+    from fluvius_simulator import DEFAULT_CREDENTIALS, FluviusSimulator  # noqa: PLC0415
+
+    async def run() -> None:
+        frozen = datetime.now(UTC)
+        sim = FluviusSimulator(credentials=DEFAULT_CREDENTIALS, clock=lambda: frozen)
+        for ean in ean_list:
+            sim.add_mandate(ean)
+        await sim.start(host="127.0.0.1", port=0)
+        conn.send(entry_data(sim))
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        conn.send(
+            {
+                "requests": [
+                    (r.path, r.query.get("ean", [""])[0], "granularity" in r.query, r.status)
+                    for r in sim.requests
+                ],
+                "max_concurrent": sim.max_concurrent,
+            }
+        )
+        await sim.stop()
+
+    asyncio.run(run())
+
+
+# --- Home Assistant in this process ---------------------------------------------
+
+
+class LoopbackResolver(AsyncResolver):
+    """Plain DNS resolver with the closing hook Home Assistant calls on shutdown."""
+
+    async def real_close(self) -> None:
+        await self.close()
+
+
+async def start_home_assistant(config_dir: str) -> HomeAssistant:
+    """A bare instance: registries, config entries and the recorder on a SQLite file."""
+    hass = HomeAssistant(config_dir)
+    hass.config.units = METRIC_SYSTEM
+    hass.config.skip_pip = True
+    await hass.config.async_set_time_zone("Europe/Brussels")
+    loader.async_setup(hass)
+    hass.config_entries = config_entries.ConfigEntries(hass, {})
+    await bootstrap.async_load_base_functionality(hass)
+    recorder_helper.async_initialize_recorder(hass)
+    db_url = f"sqlite:///{Path(config_dir) / 'home-assistant_v2.db'}"
+    assert await async_setup_component(hass, "recorder", {"recorder": {"db_url": db_url}})
+    await hass.async_start()
+    await get_instance(hass).async_block_till_done()
+    return hass
+
+
+@dataclass
+class LoopProbe:
+    """Sleeps PROBE_INTERVAL in a loop and records how late each wake-up is."""
+
+    lateness: list[float]
+    task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            expected = loop.time() + PROBE_INTERVAL
+            await asyncio.sleep(PROBE_INTERVAL)
+            self.lateness.append(loop.time() - expected)
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+
+
+class GcPauses:
+    """Durations of garbage collections: a collection holds the GIL, whatever thread runs it."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[float, int, str]] = []
+        self._started: dict[int, float] = {}
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        ident = threading.get_ident()
+        if phase == "start":
+            self._started[ident] = time.perf_counter()
+            return
+        began = self._started.pop(ident, None)
+        if began is not None:
+            name = threading.current_thread().name
+            self.pauses.append((time.perf_counter() - began, info["generation"], name))
+
+
+def rss_mb() -> float:
+    """Peak resident set size of this process so far (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def count_rows(hass: HomeAssistant, statistic_id: str) -> int:
+    result = await get_instance(hass).async_add_executor_job(
+        statistics_during_period,
+        hass,
+        datetime(2000, 1, 1, tzinfo=UTC),
+        None,
+        {statistic_id},
+        "hour",
+        None,
+        {"sum"},
+    )
+    return len(result.get(statistic_id, []))
+
+
+async def benchmark(args: argparse.Namespace, data: dict[str, Any]) -> dict[str, Any]:
+    # Home Assistant resolves names through zeroconf (multicast DNS) by default;
+    # the simulator is addressed by IP on loopback, so a plain resolver suffices.
+    with (
+        patch("homeassistant.helpers.aiohttp_client._async_make_resolver", LoopbackResolver),
+        tempfile.TemporaryDirectory(prefix="bench-import-") as config_dir,
+    ):
+        if args.slow_callback is not None:
+            logging.basicConfig(level=logging.WARNING)
+            asyncio.get_running_loop().slow_callback_duration = args.slow_callback / 1000
+        hass = await start_home_assistant(config_dir)
+        baseline = rss_mb()
+        probe = LoopProbe([])
+        probe.start()
+        collections = GcPauses()
+        gc.callbacks.append(collections)
+        if args.tracemalloc:
+            tracemalloc.start()
+        entry = config_entries.ConfigEntry(
+            data=data,
+            discovery_keys=MappingProxyType({}),
+            domain=DOMAIN,
+            minor_version=1,
+            options={CONF_HISTORY_MONTHS: args.months},
+            source=config_entries.SOURCE_USER,
+            subentries_data=(),
+            title="Fluvius benchmark",
+            unique_id="benchmark",
+            version=1,
+        )
+        started = time.perf_counter()
+        await hass.config_entries.async_add(entry)
+        setup_done = time.perf_counter()
+        await hass.async_block_till_done(wait_background_tasks=True)
+        await get_instance(hass).async_block_till_done()
+        finished = time.perf_counter()
+        traced_peak = tracemalloc.get_traced_memory()[1] / 2**20 if args.tracemalloc else None
+        tracemalloc.stop()
+        await probe.stop()
+        gc.callbacks.remove(collections)
+        importer = entry.runtime_data.importer
+        done = sum(1 for state in importer.states.values() if state.done)
+        first = importer.states[eans(1)[0]]
+        rows = await count_rows(hass, f"fluvius:{eans(1)[0]}_offtake_total_kwh")
+        await hass.async_stop()
+    return {
+        "setup": setup_done - started,
+        "wall": finished - started,
+        "baseline_mb": baseline,
+        "peak_mb": rss_mb(),
+        "traced_peak_mb": traced_peak,
+        "lateness": probe.lateness,
+        "gc": collections.pauses,
+        "done": done,
+        "history": (first.history_from, first.history_to),
+        "rows": rows,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--eans", type=int, default=10, help="number of quarter-hour EANs")
+    parser.add_argument("--months", type=int, default=36, help="history option in months")
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="also trace Python allocations (slower)"
+    )
+    parser.add_argument(
+        "--slow-callback",
+        type=float,
+        metavar="MS",
+        help="asyncio debug mode: log every callback or task step longer than MS",
+    )
+    args = parser.parse_args()
+    ean_list = eans(args.eans)
+
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    process = ctx.Process(target=serve_simulator, args=(child, ean_list), daemon=True)
+    process.start()
+    data = parent.recv()
+    try:
+        result = asyncio.run(benchmark(args, data), debug=args.slow_callback is not None)
+    finally:
+        parent.send("stop")
+        report = parent.recv()
+        process.join(timeout=10)
+
+    requests: list[tuple[str, str, bool, int]] = report["requests"]
+    windows = Counter(ean for path, ean, fine, _ in requests if path == ENERGY_PATH and fine)
+    polls = Counter(ean for path, ean, fine, _ in requests if path == ENERGY_PATH and not fine)
+    failed = sum(1 for *_, status in requests if status != 200)
+    other = Counter(path for path, *_ in requests if path != ENERGY_PATH)
+    history_from, history_to = result["history"]
+    days = (history_to - history_from) / timedelta(days=1)
+    lateness = sorted(result["lateness"])
+    worst = lateness[-1] if lateness else 0.0
+
+    print(f"EANs: {args.eans} quarter-hour electricity (offtake + injection)")
+    print(
+        f"history: {history_from:%Y-%m-%d %H:%M} -> {history_to:%Y-%m-%d %H:%M} UTC ({days:.1f} days)"
+    )
+    print(
+        f"imports complete: {result['done']}/{args.eans}; "
+        f"rows of one offtake statistic: {result['rows']} (hours in range: {days * 24:.0f})"
+    )
+    per_ean = [windows[ean] + polls[ean] for ean in ean_list]
+    print(
+        f"API calls per EAN: {stats.mean(per_ean):.1f} "
+        f"(history windows {stats.mean(windows[ean] for ean in ean_list):.1f}, "
+        f"polls {stats.mean(polls[ean] for ean in ean_list):.1f}; floor {-(-days // 184):.0f}); "
+        f"other calls: {dict(other)}; failed: {failed}; "
+        f"simulator max concurrent: {report['max_concurrent']}"
+    )
+    print(f"wall time: {result['wall']:.1f} s (entry set up in {result['setup']:.2f} s)")
+    print(
+        f"peak RSS: {result['peak_mb']:.0f} MiB "
+        f"(+{result['peak_mb'] - result['baseline_mb']:.0f} MiB over {result['baseline_mb']:.0f} "
+        "MiB after start)"
+    )
+    if result["traced_peak_mb"] is not None:
+        print(f"tracemalloc peak during the import: {result['traced_peak_mb']:.0f} MiB")
+    if lateness:
+        p99 = lateness[int(0.99 * (len(lateness) - 1))]
+        over = sum(1 for value in lateness if value > 0.05)
+        print(
+            f"event loop: longest stall {worst * 1e3:.1f} ms (target < 50 ms), "
+            f"p99 {p99 * 1e3:.1f} ms, median {stats.median(lateness) * 1e3:.2f} ms, "
+            f"{over} of {len(lateness)} wake-ups over 50 ms"
+        )
+    if result["gc"]:
+        longest, generation, thread = max(result["gc"])
+        full = [pause for pause, gen, _ in result["gc"] if gen == 2]
+        print(
+            f"garbage collection: longest pause {longest * 1e3:.1f} ms (generation {generation}, "
+            f"thread {thread}); {len(full)} full collections, "
+            f"{sum(full) * 1e3:.0f} ms in total"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
