@@ -13,7 +13,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .api.models import FINAL_VALIDATION_STATES, Direction, Reading, Register, Resolution, Unit
+from .api.models import Direction, Reading, Register, Resolution, Unit
+from .peak import FINAL_VALIDATION_STATES
 
 HOUR = timedelta(hours=1)
 QUARTER_HOURS_PER_HOUR = 4
@@ -24,7 +25,6 @@ ACTIVE_REGISTERS = frozenset({Register.TOTAL, Register.DAY, Register.NIGHT})
 REACTIVE_REGISTERS = frozenset({Register.REACTIVE, Register.INDUCTIVE, Register.CAPACITIVE})
 POWER_REGISTER = "power"
 POWER_UNIT = "kw"
-_FINAL_STATES = frozenset(str(state) for state in FINAL_VALIDATION_STATES)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -149,7 +149,8 @@ def aggregate(readings: Iterable[Reading], *, include_reactive: bool = False) ->
             result.power[power_key] = power
             states = quarter_states[key]
             result.quarter_hours[power_key] = {
-                start: (value, _combined_state(states[start])) for start, value in combined.items()
+                start: (value, combined_state(list(states[start].values())))
+                for start, value in combined.items()
             }
     for key, slots in hourly.items():
         _merge(result.energy, key, {h: v for h, v in _combine(slots).items() if v is not None})
@@ -172,10 +173,9 @@ def _is_power_source(key: SeriesKey) -> bool:
     )
 
 
-def _combined_state(states: dict[str | None, str | None]) -> str | None:
-    """The state of a value summed over meters: the first one that is not final, if any."""
-    values = list(states.values())
-    return next((state for state in values if state not in _FINAL_STATES), values[0])
+def combined_state(states: Sequence[str | None]) -> str | None:
+    """The state of a sum of values: the first one that is not final, if any."""
+    return next((state for state in states if state not in FINAL_VALIDATION_STATES), states[0])
 
 
 def _combine(slots: dict[datetime, dict[str | None, float | None]]) -> dict[datetime, float | None]:

@@ -14,9 +14,8 @@ from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .aggregation import unit_id
+from .aggregation import combined_state, unit_id
 from .api import (
-    FINAL_VALIDATION_STATES,
     EnergyResponse,
     FluviusAuthenticationError,
     FluviusClient,
@@ -41,6 +40,7 @@ from .const import (
     MANDATES_UPDATE_INTERVAL,
 )
 from .importer import StatisticsImporter, granularities, local_day, local_midnight, readings_of
+from .peak import FINAL_VALIDATION_STATES
 from .repairs import async_update_credentials_issue, async_update_forbidden_issues
 
 if TYPE_CHECKING:
@@ -195,11 +195,7 @@ def _add_day_totals(values: dict[ValueKey, PeriodValue]) -> None:
         night = values.get((meter, direction, "night", unit))
         if night is None or night.start != day.start:
             continue
-        final = {str(state) for state in FINAL_VALIDATION_STATES}
-        state = next(
-            (s for s in (day.validation_state, night.validation_state) if s not in final),
-            day.validation_state,
-        )
+        state = combined_state((day.validation_state, night.validation_state))
         values[(meter, direction, "total", unit)] = PeriodValue(
             day.value + night.value, day.start, day.end, state, None
         )
@@ -226,8 +222,7 @@ def _estimated_share(snapshot: EanSnapshot, fine: list[Reading]) -> float | None
         return None
     if not states:
         return None
-    final = {str(state) for state in FINAL_VALIDATION_STATES}
-    estimated = sum(1 for state in states if state not in final)
+    estimated = sum(1 for state in states if state not in FINAL_VALIDATION_STATES)
     return round(100 * estimated / len(states), 1)
 
 

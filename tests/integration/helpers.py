@@ -15,17 +15,22 @@ from fluvius_simulator import FluviusSimulator
 from tests.conftest import entry_data
 
 
-async def setup_entry(
-    hass: HomeAssistant, sim: FluviusSimulator, *, options: dict[str, Any] | None = None
-) -> MockConfigEntry:
-    """Add and set up an entry for the simulator, then let the history import finish."""
-    entry = MockConfigEntry(
+def make_entry(sim: FluviusSimulator, options: dict[str, Any] | None = None) -> MockConfigEntry:
+    """An entry for the simulator, with one month of history unless the options say more."""
+    return MockConfigEntry(
         domain=DOMAIN,
         title="Fluvius custom",
         unique_id=f"custom_{sim.credentials.client_id}",
         data=entry_data(sim),
         options={CONF_HISTORY_MONTHS: 1, **(options or {})},
     )
+
+
+async def setup_entry(
+    hass: HomeAssistant, sim: FluviusSimulator, *, options: dict[str, Any] | None = None
+) -> MockConfigEntry:
+    """Add and set up an entry for the simulator, then let the history import finish."""
+    entry = make_entry(sim, options)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await settle(hass)

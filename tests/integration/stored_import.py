@@ -10,11 +10,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.fluvius.const import CONF_HISTORY_MONTHS, DOMAIN
+from custom_components.fluvius.const import DOMAIN
 from fluvius_simulator import FluviusSimulator
-from tests.conftest import entry_data
 
-from .helpers import settle
+from .helpers import make_entry, settle
 
 
 def import_state(
@@ -66,13 +65,7 @@ async def setup_with_stored_state(
     wait_background: bool = True,
 ) -> MockConfigEntry:
     """Persist ``states`` (EAN -> import state) for a new entry, then set it up."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Fluvius custom",
-        unique_id=f"custom_{sim.credentials.client_id}",
-        data=entry_data(sim),
-        options={CONF_HISTORY_MONTHS: 1, **(options or {})},
-    )
+    entry = make_entry(sim, options)
     key = f"{DOMAIN}.{entry.entry_id}"
     hass_storage[key] = {
         "version": 1,
