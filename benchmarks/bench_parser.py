@@ -5,8 +5,8 @@ digital meter with offtake and injection (185 * 96 = 17 760 slices, 35 520
 values), then iterate every value as a flat reading. Runs alternate between
 the two parsers so both see the same machine noise; the best of N runs per
 parser is reported (parse and iterate times, readings per second) with the ratio.
-Our parser pauses the cyclic garbage collector during a large parse (see
-``parser._gc_paused``); that is part of what is measured.
+Both run with the cyclic garbage collector on, as for any caller (the history
+import pauses it around a window's parse and aggregation: see ``gc_pause``).
 
 Run from the repository root::
 

@@ -42,7 +42,7 @@ from .const import (
 )
 from .peak_tracker import PeakTracker
 from .repairs import async_update_credentials_issue
-from .statistics import StatisticsWriter, async_aggregate, storage
+from .statistics import StatisticsWriter, async_aggregate, async_aggregate_body, storage
 
 if TYPE_CHECKING:
     from . import FluviusConfigEntry
@@ -185,6 +185,7 @@ class StatisticsImporter:
         # History windows hold at most all slots but one, so polls (and the setup's
         # first refresh) never wait behind a long history import.
         self._history_slots = asyncio.Semaphore(max(MAX_CONCURRENT_REQUESTS - 1, 1))
+        self._aggregation_slot = asyncio.Lock()
         # Called after every imported window and when peaks change, so sensors follow.
         self.on_change: Callable[[], None] = lambda: None
 
@@ -284,7 +285,7 @@ class StatisticsImporter:
             while True:
                 try:
                     async with self._history_slots, self.request_slots:
-                        response = await self._client.get_energy(
+                        body = await self._client.get_energy_body(
                             ean,
                             window_start,
                             window_end,
@@ -292,13 +293,14 @@ class StatisticsImporter:
                             granularities(mandate),
                             self.complex_types(ean, mandate),
                         )
-                    # Only the hourly rows wait for the writer: a parsed window is
-                    # ~10^5 objects, and with every EAN queued behind the recorder
-                    # they would make each full garbage collection stall the loop.
-                    data = await async_aggregate(
-                        self._hass, response.readings, include_reactive=self.include_reactive
-                    )
-                    del response
+                    # Parsed and aggregated in one job: only the hourly rows (not the
+                    # ~10^5 objects of a parsed window) wait for the writer. One job
+                    # at a time, so they never crowd the event loop out of the GIL.
+                    async with self._aggregation_slot:
+                        data = await async_aggregate_body(
+                            self._hass, body, include_reactive=self.include_reactive
+                        )
+                    del body
                     await self.async_write_data(ean, data)
                     break
                 except FluviusAuthenticationError:

@@ -32,8 +32,9 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .aggregation import HourlyData, PowerHour, SeriesKey, aggregate, cumulate
-from .api import Reading
+from .api import Reading, parse_energy
 from .const import DOMAIN
+from .gc_pause import collector_paused
 
 STORAGE_VERSION = 1
 # States closer than this are the same value (floating-point noise of sums).
@@ -114,35 +115,40 @@ class StatisticsWriter:
                         self._changed_power, key.statistic_id, all_power_rows
                     )
                     if all_power_rows
-                    else {}
+                    else []
                 )
                 if not power_rows:
                     continue
-                async_add_external_statistics(
-                    self._hass,
-                    statistic_metadata(key),
-                    [
-                        StatisticData(start=hour, mean=row.mean, min=row.min, max=row.max)
-                        for hour, row in sorted(power_rows.items())
-                    ],
-                )
+                async_add_external_statistics(self._hass, statistic_metadata(key), power_rows)
                 changed.add(key.statistic_id)
             if changed:
                 await get_instance(self._hass).async_block_till_done()
         return changed
 
     async def _async_write_sum_series(self, key: SeriesKey, rows: dict[datetime, float]) -> bool:
-        first = min(rows)
-        stored = await get_instance(self._hass).async_add_executor_job(
-            self._read_series, key.statistic_id, first
+        new_rows = await get_instance(self._hass).async_add_executor_job(
+            self._rebased_rows, key.statistic_id, rows
         )
+        if not new_rows:
+            return False
+        async_add_external_statistics(self._hass, statistic_metadata(key), new_rows)
+        return True
+
+    def _rebased_rows(self, statistic_id: str, rows: dict[datetime, float]) -> list[StatisticData]:
+        """The rows to write, from the first changed hour on, with re-based sums.
+
+        Runs in the recorder's executor: it reads the stored rows, and a history
+        window's thousands of hours are no work for the event loop.
+        """
+        first = min(rows)
+        stored = self._read_series(statistic_id, first)
         changed = [
             hour
             for hour, value in rows.items()
             if hour not in stored.states or abs(stored.states[hour] - value) > EPSILON
         ]
         if not changed:
-            return False
+            return []
         first_changed = min(changed)
         merged = {**stored.states, **rows}
         before = [hour for hour in stored.sums if hour < first_changed]
@@ -150,33 +156,28 @@ class StatisticsWriter:
         new_rows = cumulate(
             base, [(hour, merged[hour]) for hour in sorted(merged) if hour >= first_changed]
         )
-        async_add_external_statistics(
-            self._hass,
-            statistic_metadata(key),
-            [
-                StatisticData(start=row.start, state=round(row.state, 6), sum=round(row.sum, 6))
-                for row in new_rows
-            ],
-        )
-        return True
+        return [
+            StatisticData(start=row.start, state=round(row.state, 6), sum=round(row.sum, 6))
+            for row in new_rows
+        ]
 
     def _changed_power(
         self, statistic_id: str, rows: dict[datetime, PowerHour]
-    ) -> dict[datetime, PowerHour]:
+    ) -> list[StatisticData]:
         """The power rows that differ from the stored ones (read in the recorder's executor)."""
         stored = {
             dt_util.utc_from_timestamp(row["start"]): row
             for row in self._rows(statistic_id, min(rows), None, {"mean", "min", "max"})
         }
-        return {
-            hour: row
-            for hour, row in rows.items()
+        return [
+            StatisticData(start=hour, mean=row.mean, min=row.min, max=row.max)
+            for hour, row in sorted(rows.items())
             if (old := stored.get(hour)) is None
             or any(
                 old.get(name) is None or abs(old[name] - value) > EPSILON
                 for name, value in (("mean", row.mean), ("min", row.min), ("max", row.max))
             )
-        }
+        ]
 
     def _read_series(self, statistic_id: str, first: datetime) -> _StoredSeries:
         """Read (in the recorder's executor) the rows from ``first`` on and the sum before."""
@@ -276,6 +277,22 @@ async def async_aggregate(
     return await hass.async_add_executor_job(
         lambda: aggregate(readings(), include_reactive=include_reactive)
     )
+
+
+async def async_aggregate_body(
+    hass: HomeAssistant, body: bytes, *, include_reactive: bool
+) -> HourlyData:
+    """Parse a GET energy body and aggregate it in one executor job (see gc_pause)."""
+    return await hass.async_add_executor_job(_aggregate_body, body, include_reactive)
+
+
+def _aggregate_body(body: bytes, include_reactive: bool) -> HourlyData:
+    """Only the hourly rows leave the collector pause; the parsed window is freed inside it."""
+    with collector_paused():
+        readings = parse_energy(body).readings()
+        data = aggregate(readings, include_reactive=include_reactive)
+        del readings
+    return data
 
 
 def storage(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:

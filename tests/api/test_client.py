@@ -30,6 +30,7 @@ from custom_components.fluvius.api import (
     MandateStatus,
     MockMandate,
     PeriodType,
+    parse_energy,
 )
 
 from .conftest import (
@@ -252,6 +253,39 @@ async def test_iter_energy_windows_yields_each_window_as_it_arrives(
         async for _ in client.iter_energy_windows(EAN, start, start + timedelta(days=200))
     ]
     assert seen == [1, 2]
+
+
+async def test_get_energy_body_is_one_window_unparsed(
+    client: FluviusClient, fake_api: FakeApi
+) -> None:
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    fake_api.script(ENERGY, respond(energy_body("2024-01-01T00:00:00Z", "2024-01-01T00:15:00Z")))
+    body = await client.get_energy_body(
+        EAN, start, start + timedelta(days=185), granularity=iter(["hourly_quarterhourly"])
+    )
+    (call,) = fake_api.calls(ENERGY)
+    assert dict(call.query)["to"] == "2024-07-04T00:00:00Z"
+    assert [value for key, value in call.query if key == "granularity"] == ["hourly_quarterhourly"]
+    response = parse_energy(body)
+    assert response.headpoint is not None
+    assert response.headpoint.physical_meters[0].energy.quarter_hourly[0].start == start
+    with pytest.raises(ValueError, match="at most 185 days"):
+        await client.get_energy_body(EAN, start, start + timedelta(days=185, seconds=1))
+    assert len(fake_api.calls(ENERGY)) == 1
+
+
+async def test_a_granularity_iterator_reaches_every_window(
+    client: FluviusClient, fake_api: FakeApi
+) -> None:
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    await client.get_energy(EAN, start, start + timedelta(days=200), granularity=iter(["daily"]))
+    assert [
+        [value for key, value in call.query if key == "granularity"]
+        for call in fake_api.calls(ENERGY)
+    ] == [
+        ["daily"],
+        ["daily"],
+    ]
 
 
 # --- authentication -------------------------------------------------------------------

@@ -235,23 +235,43 @@ class FluviusClient:
         complex_energy_types: Iterable[ComplexEnergyType | str] = (),
     ) -> AsyncIterator[EnergyResponse]:
         """Yield each window's response, oldest first, as soon as it arrives."""
-        windows = split_windows(start, end)
         granularities = _values(granularity)
         complex_types = _values(complex_energy_types)
-        for window_start, window_end in windows:
-            params: list[tuple[str, str]] = [
-                ("ean", ean),
-                ("periodType", str(period_type)),
-                ("from", format_datetime(window_start)),
-                ("to", format_datetime(window_end)),
-            ]
-            params.extend(("granularity", value) for value in granularities)
-            params.extend(("complexEnergyTypes", value) for value in complex_types)
-            body = await self._request("GET", PATH_ENERGY, params=params)
+        for window_start, window_end in split_windows(start, end):
+            body = await self.get_energy_body(
+                ean, window_start, window_end, period_type, granularities, complex_types
+            )
             if self._run_in_executor is not None and len(body) >= OFFLOAD_PARSE_BYTES:
                 yield await self._run_in_executor(parse_energy, body)
             else:
                 yield parse_energy(body)
+
+    async def get_energy_body(  # noqa: PLR0917 - same shape as get_energy
+        self,
+        ean: str,
+        start: datetime,
+        end: datetime,
+        period_type: PeriodType | str = PeriodType.READ_TIME,
+        granularity: Iterable[Granularity | str] = (),
+        complex_energy_types: Iterable[ComplexEnergyType | str] = (),
+    ) -> bytes:
+        """Fetch one window of at most 185 days and return its JSON body unparsed.
+
+        For callers that parse it with :func:`parse_energy` in a worker thread
+        together with their own processing of the result, so the parsed models
+        never outlive that thread's job.
+        """
+        if len(split_windows(start, end)) != 1:
+            raise ValueError(f"one call covers at most {MAX_WINDOW.days} days")
+        params: list[tuple[str, str]] = [
+            ("ean", ean),
+            ("periodType", str(period_type)),
+            ("from", format_datetime(start)),
+            ("to", format_datetime(end)),
+        ]
+        params.extend(("granularity", value) for value in _values(granularity))
+        params.extend(("complexEnergyTypes", value) for value in _values(complex_energy_types))
+        return await self._request("GET", PATH_ENERGY, params=params)
 
     async def create_mock_mandate(self, mock: MockMandate) -> str:
         """Create a fictitious access in the sandbox; returns the reported status."""

@@ -9,10 +9,8 @@ Every malformed body raises :class:`FluviusResponseError`, never anything else.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
-import gc
 import math
 from typing import Any
 
@@ -52,9 +50,6 @@ _SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, OverflowError)
 _SERIES_KEYS = ("dailyEnergy", "hourlyEnergy", "quarterHourlyEnergy")
 
 _MAX_CACHED = 512
-
-# Bodies from this size on are parsed with the cyclic GC paused (see _gc_paused).
-_GC_PAUSE_BYTES = 256 * 1024
 
 # Creates a named tuple without NamedTuple.__new__'s argument handling.
 _new_tuple = tuple.__new__
@@ -237,31 +232,6 @@ def parse_mock_mandate(body: Body) -> str:
 
 def parse_energy(body: Body) -> EnergyResponse:
     """Parse a GET energy response into an :class:`EnergyResponse`."""
-    if len(body) < _GC_PAUSE_BYTES:
-        return _parse_energy(body)
-    with _gc_paused():
-        return _parse_energy(body)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Keep the cyclic garbage collector out of one large parse.
-
-    A large response decodes to, and parses into, a few hundred thousand
-    containers that all stay alive, so every collection triggered meanwhile
-    scans them again for nothing (none can form a cycle): about a fifth of the
-    parse time. The collector is re-enabled (if it was) right after.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _parse_energy(body: Body) -> EnergyResponse:
     document = _object(_loads(body), "response body")
     data = _object(_member(document, "data", "response body"), "data")
     if "headpoint" not in data:
