@@ -185,7 +185,7 @@ class StatisticsImporter:
         # History windows hold at most all slots but one, so polls (and the setup's
         # first refresh) never wait behind a long history import.
         self._history_slots = asyncio.Semaphore(max(MAX_CONCURRENT_REQUESTS - 1, 1))
-        self._aggregation_slot = asyncio.Lock()
+        self._window_slot = asyncio.Lock()
         # Called after every imported window and when peaks change, so sensors follow.
         self.on_change: Callable[[], None] = lambda: None
 
@@ -293,15 +293,16 @@ class StatisticsImporter:
                             granularities(mandate),
                             self.complex_types(ean, mandate),
                         )
-                    # Parsed and aggregated in one job: only the hourly rows (not the
-                    # ~10^5 objects of a parsed window) wait for the writer. One job
-                    # at a time, so they never crowd the event loop out of the GIL.
-                    async with self._aggregation_slot:
+                    # Parsed and aggregated in one job, so only the hourly rows (not
+                    # the ~10^5 objects of a parsed window) outlive it; then written.
+                    # One window at a time, while the recorder is idle: that job and
+                    # the recorder's inserts would crowd the event loop out of the GIL.
+                    async with self._window_slot:
                         data = await async_aggregate_body(
                             self._hass, body, include_reactive=self.include_reactive
                         )
-                    del body
-                    await self.async_write_data(ean, data)
+                        del body
+                        await self.async_write_data(ean, data)
                     break
                 except FluviusAuthenticationError:
                     LOGGER.warning("History import of EAN %s paused: credentials refused", ean)
