@@ -337,10 +337,6 @@ class StatisticsImporter:
 
     # Writing --------------------------------------------------------------------
 
-    async def async_write_response(self, ean: str, response: EnergyResponse) -> HourlyData:
-        """Aggregate a response off the event loop and write its complete hours."""
-        return await self.async_write_readings(ean, response.readings)
-
     async def async_write_readings(self, ean: str, readings: Any) -> HourlyData:
         """Aggregate readings (a callable returning them), update peaks and write the rows."""
         data = await async_aggregate(self._hass, readings, include_reactive=self.include_reactive)
