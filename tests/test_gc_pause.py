@@ -12,10 +12,12 @@ import aiohttp
 import pytest
 
 from custom_components.fluvius.aggregation import aggregate
-from custom_components.fluvius.api import Credentials, FluviusClient, Granularity, parse_energy
+from custom_components.fluvius.api import Granularity, parse_energy
+from custom_components.fluvius.connect import create_client
 from custom_components.fluvius.gc_pause import collector_paused
 from custom_components.fluvius.statistics import _aggregate_body
 from fluvius_simulator import FluviusSimulator
+from tests.conftest import entry_data
 
 EAN = "541440110000000000"  # digital meter, electricity, offtake + injection
 
@@ -41,21 +43,9 @@ def collections_here() -> Iterator[list[int]]:
 async def window_body(simulator: FluviusSimulator, days: int) -> bytes:
     """A quarter-hour GET energy body of ``days`` days, as the history import fetches it."""
     simulator.add_mandate(EAN)
-    creds = simulator.credentials
     end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=7)
     async with aiohttp.ClientSession() as session:
-        client = FluviusClient(
-            session,
-            Credentials(
-                tenant_id=creds.tenant_id,
-                client_id=creds.client_id,
-                client_secret=creds.client_secret,
-                scope=creds.scope,
-                subscription_key=creds.subscription_key,
-            ),
-            base_url=simulator.base_url or "",
-            token_url=simulator.token_url,
-        )
+        client = create_client(session, entry_data(simulator))
         return await client.get_energy_body(
             EAN, end - timedelta(days=days), end, granularity=[Granularity.HOURLY_QUARTERHOURLY]
         )

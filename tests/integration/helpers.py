@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -11,8 +13,10 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 
 from custom_components.fluvius.const import CONF_HISTORY_MONTHS, DOMAIN
-from fluvius_simulator import FluviusSimulator
+from fluvius_simulator import FluviusSimulator, RecordedRequest
 from tests.conftest import entry_data
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
 def make_entry(sim: FluviusSimulator, options: dict[str, Any] | None = None) -> MockConfigEntry:
@@ -41,3 +45,20 @@ async def settle(hass: HomeAssistant) -> None:
     """Wait for background imports and the recorder."""
     await hass.async_block_till_done(wait_background_tasks=True)
     await async_wait_recording_done(hass)
+
+
+def local_midnight(day: date) -> datetime:
+    """UTC instant at which the Brussels calendar day starts."""
+    return datetime(day.year, day.month, day.day, tzinfo=BRUSSELS).astimezone(UTC)
+
+
+def history_requests(sim: FluviusSimulator, ean: str) -> list[RecordedRequest]:
+    """readTime requests with an explicit granularity: the history import's windows."""
+    return [
+        r
+        for r in sim.requests
+        if r.path.lower().endswith("/energy")
+        and r.query.get("ean") == [ean]
+        and r.query.get("periodType") == ["readTime"]
+        and "granularity" in r.query
+    ]

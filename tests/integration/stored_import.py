@@ -80,3 +80,17 @@ async def setup_with_stored_state(
     else:
         await hass.async_block_till_done()
     return entry
+
+
+async def setup_after_import(
+    hass: HomeAssistant,
+    sim: FluviusSimulator,
+    hass_storage: dict[str, Any],
+    eans: list[str],
+    *,
+    options: dict[str, Any] | None = None,
+) -> MockConfigEntry:
+    """Set up an entry whose history import of ``eans`` already finished."""
+    return await setup_with_stored_state(
+        hass, sim, hass_storage, {ean: finished_import() for ean in eans}, options=options
+    )

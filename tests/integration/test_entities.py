@@ -30,7 +30,7 @@ from fluvius_simulator import FluviusSimulator, TruthRecord
 from fluvius_simulator.eans import parse_mock_ean
 
 from .helpers import settle
-from .stored_import import finished_import, setup_with_stored_state
+from .stored_import import setup_after_import
 
 DM_ELECTRICITY = "541440110000000000"
 DM_GAS = "541441010000000000"
@@ -57,20 +57,6 @@ RENEWAL_OPTIONS = {
 @pytest.fixture(autouse=True)
 def frozen_now(freezer: FrozenDateTimeFactory) -> None:
     freezer.move_to(NOW)
-
-
-async def setup_after_import(
-    hass: HomeAssistant,
-    sim: FluviusSimulator,
-    hass_storage: dict[str, Any],
-    eans: list[str],
-    *,
-    options: dict[str, Any] | None = None,
-) -> MockConfigEntry:
-    """Set up an entry whose history import of ``eans`` already finished."""
-    return await setup_with_stored_state(
-        hass, sim, hass_storage, {ean: finished_import() for ean in eans}, options=options
-    )
 
 
 def window_start(now: datetime) -> datetime:

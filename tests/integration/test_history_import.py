@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 import logging
 from typing import Any
 from unittest.mock import patch
-from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder.statistics import statistics_during_period
@@ -24,14 +23,13 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.fluvius.const import DOMAIN
-from fluvius_simulator import Fault, FluviusSimulator, RecordedRequest
+from fluvius_simulator import Fault, FluviusSimulator
 
-from .helpers import settle, setup_entry
-from .stored_import import finished_import, import_state, setup_with_stored_state
+from .helpers import history_requests, local_midnight, settle, setup_entry
+from .stored_import import import_state, setup_after_import, setup_with_stored_state
 
 DM_ELECTRICITY = "541440110000000000"
 DM_DAILY = "541440100000000000"
-BRUSSELS = ZoneInfo("Europe/Brussels")
 NOW = datetime(2026, 3, 10, 9, 17, tzinfo=UTC)
 # A failed window is retried after this long (the integration's documented delay).
 RETRY_DELAY = timedelta(minutes=15)
@@ -50,24 +48,8 @@ def no_backoff() -> Any:
         yield
 
 
-def local_midnight(year: int, month: int, day: int) -> datetime:
-    return datetime.combine(datetime(year, month, day).date(), time(), BRUSSELS).astimezone(UTC)
-
-
 def api_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def history_requests(sim: FluviusSimulator, ean: str) -> list[RecordedRequest]:
-    """readTime requests with an explicit granularity: the history import's windows."""
-    return [
-        r
-        for r in sim.requests
-        if r.path.lower().endswith("/energy")
-        and r.query.get("ean") == [ean]
-        and r.query.get("periodType") == ["readTime"]
-        and "granularity" in r.query
-    ]
 
 
 async def stored_rows(hass: HomeAssistant, statistic_id: str) -> dict[datetime, dict[str, Any]]:
@@ -163,14 +145,14 @@ async def test_resume_from_persisted_cursor(
     """A restart mid-import continues at the cursor: earlier windows are not fetched again."""
     simulator.add_mandate(DM_ELECTRICITY)
     history_to = NOW.replace(minute=0)
-    cursor = local_midnight(2026, 2, 20)
+    cursor = local_midnight(date(2026, 2, 20))
     entry = await setup_with_stored_state(
         hass,
         simulator,
         hass_storage,
         {
             DM_ELECTRICITY: import_state(
-                history_from=local_midnight(2026, 2, 1),
+                history_from=local_midnight(date(2026, 2, 1)),
                 history_to=history_to,
                 cursor=cursor,
                 done=False,
@@ -199,15 +181,13 @@ async def test_failed_window_is_retried_later(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     simulator.add_mandate(DM_ELECTRICITY)
-    entry = await setup_with_stored_state(
-        hass, simulator, hass_storage, {DM_ELECTRICITY: finished_import()}
-    )
+    entry = await setup_after_import(hass, simulator, hass_storage, [DM_ELECTRICITY])
     importer = entry.runtime_data.importer
     # The API keeps failing through all of the client's own retries.
     simulator.faults.add(
         Fault(kind="status", status=503, path="/api/mandate/energy", ean=DM_ELECTRICITY, count=5)
     )
-    start = local_midnight(2026, 3, 1)
+    start = local_midnight(date(2026, 3, 1))
     caplog.set_level(logging.WARNING)
     await start_import(hass, entry, "2026-03-01")
 
@@ -244,9 +224,7 @@ async def test_manual_import_replaces_a_waiting_one(
     hass_storage: dict[str, Any],
 ) -> None:
     simulator.add_mandate(DM_ELECTRICITY)
-    entry = await setup_with_stored_state(
-        hass, simulator, hass_storage, {DM_ELECTRICITY: finished_import()}
-    )
+    entry = await setup_after_import(hass, simulator, hass_storage, [DM_ELECTRICITY])
     simulator.faults.add(
         Fault(kind="status", status=503, path="/api/mandate/energy", ean=DM_ELECTRICITY, count=5)
     )
@@ -258,7 +236,7 @@ async def test_manual_import_replaces_a_waiting_one(
     await settle(hass)
     requests = history_requests(simulator, DM_ELECTRICITY)
     assert requests[-1].status == 200
-    assert requests[-1].query["from"] == [api_time(local_midnight(2026, 3, 5))]
+    assert requests[-1].query["from"] == [api_time(local_midnight(date(2026, 3, 5)))]
     assert entry.runtime_data.importer.states[DM_ELECTRICITY].done
 
 
@@ -270,9 +248,7 @@ async def test_clear_cancels_a_waiting_import(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     simulator.add_mandate(DM_ELECTRICITY)
-    entry = await setup_with_stored_state(
-        hass, simulator, hass_storage, {DM_ELECTRICITY: finished_import()}
-    )
+    entry = await setup_after_import(hass, simulator, hass_storage, [DM_ELECTRICITY])
     simulator.faults.add(
         Fault(kind="status", status=503, path="/api/mandate/energy", ean=DM_ELECTRICITY, count=5)
     )
@@ -300,9 +276,7 @@ async def test_refused_window_stops_without_retry(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     simulator.add_mandate(DM_ELECTRICITY)
-    entry = await setup_with_stored_state(
-        hass, simulator, hass_storage, {DM_ELECTRICITY: finished_import()}
-    )
+    entry = await setup_after_import(hass, simulator, hass_storage, [DM_ELECTRICITY])
     simulator.faults.add(
         Fault(kind="status", status=403, path="/api/mandate/energy", ean=DM_ELECTRICITY, count=1)
     )
@@ -314,14 +288,14 @@ async def test_refused_window_stops_without_retry(
     assert "stopped" in caplog.text
     state = entry.runtime_data.importer.states[DM_ELECTRICITY]
     assert not state.done
-    assert state.cursor == local_midnight(2026, 3, 1)
+    assert state.cursor == local_midnight(date(2026, 3, 1))
 
     # The next start (here a reload) resumes where it stopped.
     assert await hass.config_entries.async_reload(entry.entry_id)
     await settle(hass)
     requests = history_requests(simulator, DM_ELECTRICITY)
     assert requests[-1].status == 200
-    assert requests[-1].query["from"] == [api_time(local_midnight(2026, 3, 1))]
+    assert requests[-1].query["from"] == [api_time(local_midnight(date(2026, 3, 1)))]
     assert entry.runtime_data.importer.states[DM_ELECTRICITY].done
 
 
@@ -329,9 +303,7 @@ async def test_refused_credentials_pause_the_import(
     hass: HomeAssistant, simulator: FluviusSimulator, hass_storage: dict[str, Any]
 ) -> None:
     simulator.add_mandate(DM_ELECTRICITY)
-    entry = await setup_with_stored_state(
-        hass, simulator, hass_storage, {DM_ELECTRICITY: finished_import()}
-    )
+    entry = await setup_after_import(hass, simulator, hass_storage, [DM_ELECTRICITY])
     simulator.revoke_credentials()
     await start_import(hass, entry, "2026-03-01")
     await settle(hass)
@@ -339,15 +311,15 @@ async def test_refused_credentials_pause_the_import(
     assert any(flow["context"]["source"] == "reauth" for flow in flows)
     state = entry.runtime_data.importer.states[DM_ELECTRICITY]
     assert not state.done
-    assert state.cursor == local_midnight(2026, 3, 1)
+    assert state.cursor == local_midnight(date(2026, 3, 1))
 
 
 async def test_cut_while_stopped_ends_the_resumed_import_at_the_cut(
     hass: HomeAssistant, simulator: FluviusSimulator, hass_storage: dict[str, Any]
 ) -> None:
     """The data period moved back while Home Assistant was off, before any window was written."""
-    start = local_midnight(2026, 2, 20)
-    cut = local_midnight(2026, 2, 25)
+    start = local_midnight(date(2026, 2, 20))
+    cut = local_midnight(date(2026, 2, 25))
     simulator.add_mandate(DM_ELECTRICITY, data_period_to=cut)
     entry = await setup_with_stored_state(
         hass,
@@ -382,12 +354,12 @@ async def test_data_period_bounds_the_first_import(
 ) -> None:
     """A new mandate with an ended data period: import within it, nothing was cut."""
     period_from = datetime(2026, 2, 10, 10, tzinfo=UTC)
-    period_to = local_midnight(2026, 2, 25)
+    period_to = local_midnight(date(2026, 2, 25))
     simulator.add_mandate(DM_DAILY, data_period_from=period_from, data_period_to=period_to)
     entry = await setup_entry(hass, simulator)
 
     # The first whole local day of the data period starts the import.
-    first_day = local_midnight(2026, 2, 11)
+    first_day = local_midnight(date(2026, 2, 11))
     state = entry.runtime_data.importer.states[DM_DAILY]
     assert state.history_from == first_day
     assert state.history_to == period_to

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder.statistics import (
@@ -21,24 +20,19 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
 
 from custom_components.fluvius.const import CONF_ENVIRONMENT, DOMAIN, ENVIRONMENT_LIVE
-from fluvius_simulator import FluviusSimulator, RecordedRequest
+from fluvius_simulator import FluviusSimulator
 
-from .helpers import settle
-from .stored_import import finished_import, setup_with_stored_state
+from .helpers import history_requests, local_midnight, settle
+from .stored_import import setup_after_import
 
 DM_ELECTRICITY = "541440110000000000"
 DM_GAS = "541441010000000000"
 DM_DAILY = "541440100000000000"
-BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
 @pytest.fixture(autouse=True)
 def frozen_now(freezer: FrozenDateTimeFactory) -> None:
     freezer.move_to("2026-03-10T09:17:00+00:00")
-
-
-def local_midnight(year: int, month: int, day: int) -> datetime:
-    return datetime.combine(datetime(year, month, day).date(), time(), BRUSSELS).astimezone(UTC)
 
 
 async def statistic_ids(hass: HomeAssistant) -> set[str]:
@@ -62,18 +56,6 @@ async def first_row(hass: HomeAssistant, statistic_id: str) -> datetime:
     return dt_util.utc_from_timestamp(min(row["start"] for row in rows[statistic_id]))
 
 
-def history_requests(sim: FluviusSimulator, ean: str) -> list[RecordedRequest]:
-    """readTime requests with an explicit granularity: the history import's windows."""
-    return [
-        r
-        for r in sim.requests
-        if r.path.lower().endswith("/energy")
-        and r.query.get("ean") == [ean]
-        and r.query.get("periodType") == ["readTime"]
-        and "granularity" in r.query
-    ]
-
-
 def sensor_state(hass: HomeAssistant, unique_id: str) -> str:
     entity_id = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, unique_id)
     assert entity_id is not None, unique_id
@@ -95,21 +77,16 @@ async def test_import_history_of_all_eans_from_a_date(
 ) -> None:
     for ean in (DM_ELECTRICITY, DM_DAILY):
         simulator.add_mandate(ean)
-    entry = await setup_with_stored_state(
-        hass,
-        simulator,
-        hass_storage,
-        {DM_ELECTRICITY: finished_import(), DM_DAILY: finished_import()},
-    )
+    entry = await setup_after_import(hass, simulator, hass_storage, [DM_ELECTRICITY, DM_DAILY])
     # Only the polls' trailing window is stored so far.
     quarter_id = f"fluvius:{DM_ELECTRICITY}_offtake_total_kwh"
     daily_id = f"fluvius:{DM_DAILY}_offtake_day_kwh"
-    assert await first_row(hass, quarter_id) > local_midnight(2026, 3, 1)
+    assert await first_row(hass, quarter_id) > local_midnight(date(2026, 3, 1))
     assert not history_requests(simulator, DM_ELECTRICITY)
 
     await call(hass, "import_history", {"config_entry_id": entry.entry_id, "from": "2026-02-25"})
     await settle(hass)
-    start = local_midnight(2026, 2, 25)
+    start = local_midnight(date(2026, 2, 25))
     assert await first_row(hass, quarter_id) == start
     # Daily values are booked in the hour their local day starts.
     assert await first_row(hass, daily_id) == start
@@ -127,9 +104,7 @@ async def test_import_history_never_reaches_past_the_history_option(
     hass: HomeAssistant, simulator: FluviusSimulator, hass_storage: dict[str, Any]
 ) -> None:
     simulator.add_mandate(DM_DAILY)
-    entry = await setup_with_stored_state(
-        hass, simulator, hass_storage, {DM_DAILY: finished_import()}
-    )
+    entry = await setup_after_import(hass, simulator, hass_storage, [DM_DAILY])
     await call(
         hass,
         "import_history",
@@ -138,7 +113,7 @@ async def test_import_history_never_reaches_past_the_history_option(
     await settle(hass)
     # One month of history (the option): from the first of last month on.
     assert await first_row(hass, f"fluvius:{DM_DAILY}_offtake_day_kwh") == local_midnight(
-        2026, 2, 1
+        date(2026, 2, 1)
     )
 
 
@@ -147,12 +122,7 @@ async def test_clear_statistics_of_the_whole_entry(
 ) -> None:
     for ean in (DM_ELECTRICITY, DM_GAS):
         simulator.add_mandate(ean)
-    entry = await setup_with_stored_state(
-        hass,
-        simulator,
-        hass_storage,
-        {DM_ELECTRICITY: finished_import(), DM_GAS: finished_import()},
-    )
+    entry = await setup_after_import(hass, simulator, hass_storage, [DM_ELECTRICITY, DM_GAS])
     before = await statistic_ids(hass)
     assert f"fluvius:{DM_GAS}_offtake_total_m3" in before
     assert f"fluvius:{DM_ELECTRICITY}_offtake_power_kw" in before
@@ -178,12 +148,7 @@ async def test_statistics_of_an_ended_mandate_can_still_be_cleared(
 ) -> None:
     for ean in (DM_ELECTRICITY, DM_GAS):
         simulator.add_mandate(ean)
-    entry = await setup_with_stored_state(
-        hass,
-        simulator,
-        hass_storage,
-        {DM_ELECTRICITY: finished_import(), DM_GAS: finished_import()},
-    )
+    entry = await setup_after_import(hass, simulator, hass_storage, [DM_ELECTRICITY, DM_GAS])
     simulator.remove_mandate(DM_GAS)
     await entry.runtime_data.mandates.async_refresh()
     await settle(hass)
@@ -215,9 +180,7 @@ async def test_create_mock_mandate_with_every_field(
     hass: HomeAssistant, simulator: FluviusSimulator, hass_storage: dict[str, Any]
 ) -> None:
     simulator.add_mandate(DM_ELECTRICITY)
-    entry = await setup_with_stored_state(
-        hass, simulator, hass_storage, {DM_ELECTRICITY: finished_import()}
-    )
+    entry = await setup_after_import(hass, simulator, hass_storage, [DM_ELECTRICITY])
     result = await call(
         hass,
         "create_mock_mandate",
@@ -260,9 +223,7 @@ async def test_action_errors_are_translated(
     hass: HomeAssistant, simulator: FluviusSimulator, hass_storage: dict[str, Any]
 ) -> None:
     simulator.add_mandate(DM_ELECTRICITY)
-    entry = await setup_with_stored_state(
-        hass, simulator, hass_storage, {DM_ELECTRICITY: finished_import()}
-    )
+    entry = await setup_after_import(hass, simulator, hass_storage, [DM_ELECTRICITY])
 
     with pytest.raises(ServiceValidationError) as err:
         await call(hass, "clear_statistics", {"config_entry_id": "nope"})

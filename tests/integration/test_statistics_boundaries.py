@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 import time as time_module
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder.statistics import get_metadata, statistics_during_period
@@ -32,9 +31,8 @@ from custom_components.fluvius.const import CONF_HISTORY_MONTHS, DOMAIN
 from fluvius_simulator import Fault, FluviusSimulator
 from tests.conftest import entry_data
 
-from .helpers import settle, setup_entry
+from .helpers import BRUSSELS, local_midnight, settle, setup_entry
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
 HOUR = timedelta(hours=1)
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
@@ -43,11 +41,6 @@ QH_BOTH = "541440110000000000"  # electricity, offtake + injection, quarter-hour
 QH_OFFTAKE = "541440010000000000"  # electricity, offtake only, quarter-hours
 HOURLY_GAS = "541441010000000000"  # gas, hourly values
 DAILY_GAS = "541441000000000000"  # gas, daily access only
-
-
-def local_midnight(day: date) -> datetime:
-    """UTC instant at which the Brussels calendar day starts."""
-    return datetime(day.year, day.month, day.day, tzinfo=BRUSSELS).astimezone(UTC)
 
 
 def local_six(day: date) -> datetime:
