@@ -15,6 +15,7 @@ from .api import FluviusClient
 from .connect import create_client
 from .const import DOMAIN
 from .coordinator import FluviusEnergyCoordinator, FluviusMandatesCoordinator
+from .devices import async_remove_entry_device, async_root_device, device_ean
 from .importer import StatisticsImporter
 from .peak_tracker import PeakTracker, peak_storage
 from .repairs import async_update_mandate_issues
@@ -101,15 +102,10 @@ def _async_remove_stale_devices(
 ) -> None:
     """Devices of EANs whose mandate disappeared go away (submeters follow their parent)."""
     registry = dr.async_get(hass)
-    devices = dr.async_entries_for_config_entry(registry, entry.entry_id)
-    by_id = {device.id: device for device in devices}
-    for device in devices:
-        root = device
-        while root.via_device_id is not None and root.via_device_id in by_id:
-            root = by_id[root.via_device_id]
-        ean = next((ident for domain, ident in root.identifiers if domain == DOMAIN), None)
+    for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
+        ean = device_ean(async_root_device(hass, device))
         if ean is not None and ean not in eans:
-            registry.async_update_device(device.id, remove_config_entry_id=entry.entry_id)
+            async_remove_entry_device(hass, entry.entry_id, device)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: FluviusConfigEntry) -> bool:
@@ -128,8 +124,4 @@ async def async_remove_config_entry_device(
 ) -> bool:
     """Allow removing a device only when its EAN (a submeter's: its main EAN) has no mandate."""
     eans = set(entry.runtime_data.mandates.data.by_ean)
-    registry = dr.async_get(hass)
-    root = device
-    while root.via_device_id is not None and (parent := registry.async_get(root.via_device_id)):
-        root = parent
-    return not any(domain == DOMAIN and ident in eans for domain, ident in root.identifiers)
+    return device_ean(async_root_device(hass, device)) not in eans

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from homeassistant.components.binary_sensor import BinarySensorDeviceClass, BinarySensorEntity
+from homeassistant.components.binary_sensor import BinarySensorEntity
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import Mandate, MandateStatus, RenewalStatus
+from .compat import BinarySensorDeviceClass
 from .coordinator import FluviusMandatesCoordinator
 from .entity import FluviusEntity, main_device
 

@@ -26,7 +26,6 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-import voluptuous as vol
 
 from .api import (
     FluviusAuthenticationError,
@@ -37,6 +36,7 @@ from .api import (
     FluviusServerError,
     MandateStatus,
 )
+from .compat import vol
 from .connect import create_client
 from .const import (
     CONF_BASE_URL,

@@ -9,6 +9,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpda
 
 from .api import EnergyType, Mandate, SubHeadpoint
 from .const import DOMAIN
+from .devices import async_link_to_parent
 
 MANUFACTURER = "Fluvius"
 
@@ -31,7 +32,7 @@ def main_device(ean: str, mandate: Mandate) -> DeviceInfo:
 
 
 def submeter_device(ean: str, sub: SubHeadpoint) -> DeviceInfo:
-    """A submeter (production, auxiliary, offtake) hanging under its main EAN."""
+    """A submeter (production, auxiliary, offtake); FluviusEntity hangs it under its main EAN."""
     kind = str(sub.kind).removeprefix("submetering-").capitalize()
     installation = f" ({sub.installation_type})" if sub.installation_type else ""
     sub_ean = sub.ean or f"{ean}-{sub.seq_number}"
@@ -41,7 +42,6 @@ def submeter_device(ean: str, sub: SubHeadpoint) -> DeviceInfo:
         manufacturer=MANUFACTURER,
         model=f"{kind} submeter{installation}",
         serial_number=sub_ean,
-        via_device=(DOMAIN, ean),
     )
 
 
@@ -64,3 +64,12 @@ class FluviusEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity[
         self.ean = ean
         self._attr_device_info = device
         self._attr_unique_id = f"{id_ean or ean}_{key}"
+        self._on_submeter = id_ean is not None and id_ean != ean
+
+    async def async_added_to_hass(self) -> None:
+        """A submeter's device is linked to its main EAN's device once both exist."""
+        await super().async_added_to_hass()
+        if self._on_submeter and self.device_entry is not None and self.platform.config_entry:
+            async_link_to_parent(
+                self.hass, self.platform.config_entry.entry_id, self.device_entry.id, self.ean
+            )

@@ -17,9 +17,9 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
-import voluptuous as vol
 
 from .api import DataServiceType, FluviusError, MandateStatus, MockMandate, RenewalStatus
+from .compat import vol
 from .const import (
     ATTR_CONFIG_ENTRY_ID,
     ATTR_EAN,

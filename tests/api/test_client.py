@@ -592,8 +592,17 @@ async def test_unreachable_host_raises_connection_error(
 async def test_timeout_is_retried_then_raises_connection_error(
     session: aiohttp.ClientSession, fake_api: FakeApi
 ) -> None:
+    release = asyncio.Event()
+    both_answered = asyncio.Event()
+    answered: list[None] = []
+
     async def slow(_request: web.Request) -> web.StreamResponse:
-        await asyncio.sleep(1)
+        # Answers only after the client gave up; the test then waits for both handlers,
+        # so no request handler outlives it.
+        await release.wait()
+        answered.append(None)
+        if len(answered) == 2:
+            both_answered.set()
         return web.Response(status=200)
 
     fake_api.script(MANDATES, slow, slow)
@@ -615,6 +624,9 @@ async def test_timeout_is_retried_then_raises_connection_error(
     with pytest.raises(FluviusConnectionError, match="TimeoutError"):
         await client.get_mandates()
     assert delays == [0.0]
+    release.set()
+    async with asyncio.timeout(5):
+        await both_answered.wait()
 
 
 async def test_malformed_200_body_is_a_response_error_and_not_retried(

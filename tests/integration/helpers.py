@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
@@ -61,4 +62,28 @@ def history_requests(sim: FluviusSimulator, ean: str) -> list[RecordedRequest]:
         and r.query.get("ean") == [ean]
         and r.query.get("periodType") == ["readTime"]
         and "granularity" in r.query
+    ]
+
+
+def device_of(hass: HomeAssistant, ean: str) -> dr.DeviceEntry | None:
+    """The Fluvius device of an EAN or sub-EAN, looked up per entry as HA 2026.10+ wants."""
+    registry = dr.async_get(hass)
+    found = [
+        device
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
+        if (DOMAIN, ean) in device.identifiers
+    ]
+    assert len(found) <= 1, found
+    return found[0] if found else None
+
+
+def children_of(hass: HomeAssistant, parent: dr.DeviceEntry) -> list[dr.DeviceEntry]:
+    """The devices that hang under ``parent`` (via_device_id)."""
+    registry = dr.async_get(hass)
+    return [
+        device
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
+        if device.via_device_id == parent.id
     ]

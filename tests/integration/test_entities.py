@@ -29,7 +29,7 @@ from custom_components.fluvius.const import CONF_IMPORT_REACTIVE, DOMAIN
 from fluvius_simulator import FluviusSimulator, TruthRecord
 from fluvius_simulator.eans import parse_mock_ean
 
-from .helpers import settle
+from .helpers import children_of, device_of, settle
 from .stored_import import setup_after_import
 
 DM_ELECTRICITY = "541440110000000000"
@@ -171,7 +171,7 @@ async def test_digital_electricity_quarter_hour(
     simulator.add_mandate(DM_ELECTRICITY)
     entry = await setup_after_import(hass, simulator, hass_storage, [DM_ELECTRICITY])
 
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, DM_ELECTRICITY)})
+    device = device_of(hass, DM_ELECTRICITY)
     assert device is not None
     assert (device.name, device.model, device.manufacturer, device.serial_number) == (
         f"Electricity {DM_ELECTRICITY}",
@@ -220,7 +220,7 @@ async def test_digital_gas_hourly(
     simulator.add_mandate(DM_GAS)
     entry = await setup_after_import(hass, simulator, hass_storage, [DM_GAS])
 
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, DM_GAS)})
+    device = device_of(hass, DM_GAS)
     assert device is not None
     assert device.name == f"Gas {DM_GAS}"
 
@@ -261,7 +261,7 @@ async def test_amr_reactive_energy_disabled_by_default(
     entry = await setup_after_import(
         hass, simulator, hass_storage, [AMR_OFFTAKE], options={CONF_IMPORT_REACTIVE: True}
     )
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, AMR_OFFTAKE)})
+    device = device_of(hass, AMR_OFFTAKE)
     assert device is not None
     assert device.model == "AMR meter"
 
@@ -305,9 +305,8 @@ async def test_amr_submeters_are_child_devices(
 ) -> None:
     simulator.add_mandate(AMR_INJECTION_PV)
     entry = await setup_after_import(hass, simulator, hass_storage, [AMR_INJECTION_PV])
-    devices = dr.async_get(hass)
     entities = er.async_get(hass)
-    main = devices.async_get_device(identifiers={(DOMAIN, AMR_INJECTION_PV)})
+    main = device_of(hass, AMR_INJECTION_PV)
     assert main is not None
 
     expected = expected_values(simulator, AMR_INJECTION_PV)
@@ -322,7 +321,7 @@ async def test_amr_submeters_are_child_devices(
     for direction, sub_ean in subs.items():
         assert sub_ean is not None
         kind = direction.capitalize()
-        child = devices.async_get_device(identifiers={(DOMAIN, sub_ean)})
+        child = device_of(hass, sub_ean)
         assert child is not None
         assert child.via_device_id == main.id
         assert child.name == f"{kind} submeter {sub_ean}"
@@ -407,7 +406,7 @@ async def test_mandate_diagnostics_and_attention(
     assert state_of(hass, f"{DM_GAS}_renewal_status") == "renewal_requested"
     assert state_of(hass, f"{finished}_mandate_status") == "finished"
     # A rejected mandate carries no EAN: no device, only a repair issue.
-    assert dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "541440010000000004")}) is None
+    assert device_of(hass, "541440010000000004") is None
 
     issues = ir.async_get(hass)
     assert issues.async_get_issue(DOMAIN, f"mandate_expiring_{entry.entry_id}_{expiring}")
@@ -442,16 +441,16 @@ async def test_mandates_added_and_removed_without_reload(
     runtime = entry.runtime_data
     devices = dr.async_get(hass)
     entities = er.async_get(hass)
-    assert devices.async_get_device(identifiers={(DOMAIN, AMR_INJECTION_PV)}) is None
+    assert device_of(hass, AMR_INJECTION_PV) is None
 
     simulator.add_mandate(AMR_INJECTION_PV)
     await runtime.mandates.async_refresh()
     await settle(hass)
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data is runtime
-    main = devices.async_get_device(identifiers={(DOMAIN, AMR_INJECTION_PV)})
+    main = device_of(hass, AMR_INJECTION_PV)
     assert main is not None
-    children = [d for d in devices.devices.values() if d.via_device_id == main.id]
+    children = children_of(hass, main)
     assert len(children) == 2
     expected = expected_values(simulator, AMR_INJECTION_PV)
     for uid, record in expected.items():
@@ -473,7 +472,7 @@ async def test_mandates_added_and_removed_without_reload(
     assert (
         entities.async_get_entity_id("sensor", DOMAIN, f"{AMR_INJECTION_PV}_mandate_status") is None
     )
-    kept = devices.async_get_device(identifiers={(DOMAIN, DM_ELECTRICITY)})
+    kept = device_of(hass, DM_ELECTRICITY)
     assert kept is not None
     assert not await async_remove_config_entry_device(hass, entry, kept)
     # A device left behind by a vanished mandate may go.

@@ -8,7 +8,7 @@ from unittest.mock import patch
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -16,7 +16,7 @@ from custom_components.fluvius.const import DOMAIN, RENEWAL_URL
 from fluvius_simulator import Fault, FluviusSimulator
 from tests.conftest import entry_data
 
-from .helpers import settle, setup_entry
+from .helpers import children_of, device_of, settle, setup_entry
 
 DM_ELECTRICITY = "541440110000000000"
 DM_GAS = "541441010000000000"
@@ -39,21 +39,16 @@ async def test_setup_creates_devices_and_entities(
     entry = await setup_entry(hass, simulator)
     assert entry.state is ConfigEntryState.LOADED
 
-    devices = dr.async_get(hass)
-    main = devices.async_get_device(identifiers={(DOMAIN, DM_ELECTRICITY)})
+    main = device_of(hass, DM_ELECTRICITY)
     assert main is not None
     assert main.model == "Digital meter"
     assert main.name == f"Electricity {DM_ELECTRICITY}"
-    amr = devices.async_get_device(identifiers={(DOMAIN, AMR_INJECTION_PV)})
+    amr = device_of(hass, AMR_INJECTION_PV)
     assert amr is not None
     assert amr.model == "AMR meter"
-    children = [
-        d
-        for d in dr.async_entries_for_config_entry(devices, entry.entry_id)
-        if d.via_device_id == amr.id
-    ]
+    children = children_of(hass, amr)
     assert {d.model.split(" ")[0] for d in children if d.model} == {"Production", "Auxiliary"}
-    gas = devices.async_get_device(identifiers={(DOMAIN, DM_GAS)})
+    gas = device_of(hass, DM_GAS)
     assert gas is not None
     assert gas.name == f"Gas {DM_GAS}"
 
@@ -125,13 +120,12 @@ async def test_revoked_credentials_start_reauth(
 async def test_new_and_removed_mandates(hass: HomeAssistant, simulator: FluviusSimulator) -> None:
     simulator.add_mandate(DM_ELECTRICITY)
     entry = await setup_entry(hass, simulator)
-    devices = dr.async_get(hass)
     simulator.add_mandate(DM_GAS)
     await entry.runtime_data.mandates.async_refresh()
     await settle(hass)
-    assert devices.async_get_device(identifiers={(DOMAIN, DM_GAS)}) is not None
+    assert device_of(hass, DM_GAS) is not None
     simulator.remove_mandate(DM_ELECTRICITY)
     await entry.runtime_data.mandates.async_refresh()
     await settle(hass)
-    assert devices.async_get_device(identifiers={(DOMAIN, DM_ELECTRICITY)}) is None
-    assert devices.async_get_device(identifiers={(DOMAIN, DM_GAS)}) is not None
+    assert device_of(hass, DM_ELECTRICITY) is None
+    assert device_of(hass, DM_GAS) is not None

@@ -12,7 +12,7 @@ from homeassistant.components.recorder.statistics import (
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 import pytest
@@ -22,7 +22,7 @@ import voluptuous as vol
 from custom_components.fluvius.const import CONF_ENVIRONMENT, DOMAIN, ENVIRONMENT_LIVE
 from fluvius_simulator import FluviusSimulator
 
-from .helpers import history_requests, local_midnight, settle
+from .helpers import device_of, history_requests, local_midnight, settle
 from .stored_import import setup_after_import
 
 DM_ELECTRICITY = "541440110000000000"
@@ -152,7 +152,7 @@ async def test_statistics_of_an_ended_mandate_can_still_be_cleared(
     simulator.remove_mandate(DM_GAS)
     await entry.runtime_data.mandates.async_refresh()
     await settle(hass)
-    assert dr.async_get(hass).async_get_device(identifiers={(DOMAIN, DM_GAS)}) is None
+    assert device_of(hass, DM_GAS) is None
 
     # Re-importing needs a mandate: nothing is requested for the EAN.
     simulator.reset_stats()
