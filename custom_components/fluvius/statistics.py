@@ -12,8 +12,10 @@ import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+import inspect
 from typing import Any, Literal
 
+from homeassistant.components.recorder.core import Recorder
 from homeassistant.components.recorder.models import (
     StatisticData,
     StatisticMeanType,
@@ -42,6 +44,8 @@ EPSILON = 1e-6
 # How far back to look for the stored sum before a changed hour before scanning everything.
 _BASE_LOOKBACK = timedelta(days=3)
 _EPOCH = datetime(2000, 1, 1, tzinfo=dt_util.UTC)
+# The end of a "from a moment on" range clear: later than any row can start.
+_FAR_FUTURE = datetime(2200, 1, 1, tzinfo=dt_util.UTC)
 
 _UNITS: dict[str, tuple[str, str]] = {
     "kwh": (UnitOfEnergy.KILO_WATT_HOUR, "energy"),
@@ -216,25 +220,25 @@ class StatisticsWriter:
         """Delete every row at or after ``moment``, keeping the rows before it."""
         instance = get_instance(self._hass)
         async with self._lock:
+            if _has_range_clear(instance):
+                await _async_clear(self._hass, list(statistic_ids), start=_ceil_hour(moment))
+                return
             for statistic_id in statistic_ids:
-                kept = await instance.async_add_executor_job(
-                    self._rows,
-                    statistic_id,
-                    _EPOCH,
-                    moment,
-                    {"state", "sum", "mean", "min", "max"},
-                )
-                metadata = await instance.async_add_executor_job(
-                    _read_metadata, self._hass, statistic_id
-                )
-                if metadata is None:
-                    continue
-                await _async_clear(self._hass, [statistic_id])
-                if kept:
-                    async_add_external_statistics(
-                        self._hass, metadata, [_row_to_data(row) for row in kept]
-                    )
+                await self._async_rewrite_before(statistic_id, moment)
             await instance.async_block_till_done()
+
+    async def _async_rewrite_before(self, statistic_id: str, moment: datetime) -> None:
+        """Before HA 2026.11: clear the statistic, then write back the rows before ``moment``."""
+        instance = get_instance(self._hass)
+        kept = await instance.async_add_executor_job(
+            self._rows, statistic_id, _EPOCH, moment, {"state", "sum", "mean", "min", "max"}
+        )
+        metadata = await instance.async_add_executor_job(_read_metadata, self._hass, statistic_id)
+        if metadata is None:
+            return
+        await _async_clear(self._hass, [statistic_id])
+        if kept:
+            async_add_external_statistics(self._hass, metadata, [_row_to_data(row) for row in kept])
 
     async def async_clear(self, statistic_ids: list[str]) -> None:
         """Remove statistics completely."""
@@ -242,7 +246,21 @@ class StatisticsWriter:
             await _async_clear(self._hass, statistic_ids)
 
 
-async def _async_clear(hass: HomeAssistant, statistic_ids: list[str]) -> None:
+def _has_range_clear(instance: Recorder) -> bool:
+    """HA 2026.11 added ``start_time``/``end_time`` to ``Recorder.async_clear_statistics``."""
+    return "start_time" in inspect.signature(instance.async_clear_statistics).parameters
+
+
+def _ceil_hour(moment: datetime) -> datetime:
+    """The first hour row that starts at or after ``moment``."""
+    floor = moment.replace(minute=0, second=0, microsecond=0)
+    return floor if floor == moment else floor + timedelta(hours=1)
+
+
+async def _async_clear(
+    hass: HomeAssistant, statistic_ids: list[str], *, start: datetime | None = None
+) -> None:
+    """Clear whole statistics, or (HA 2026.11+) only their rows from ``start`` on."""
     instance = get_instance(hass)
     done = asyncio.Event()
 
@@ -250,7 +268,11 @@ async def _async_clear(hass: HomeAssistant, statistic_ids: list[str]) -> None:
         """Runs in the recorder's thread: wake the event loop safely."""
         hass.loop.call_soon_threadsafe(done.set)
 
-    instance.async_clear_statistics(statistic_ids, on_done=_on_done)
+    if start is None:
+        instance.async_clear_statistics(statistic_ids, on_done=_on_done)
+    else:
+        clear_range: Any = instance.async_clear_statistics  # typed without the range before 2026.11
+        clear_range(statistic_ids, start_time=start, end_time=_FAR_FUTURE, on_done=_on_done)
     await done.wait()
     await instance.async_block_till_done()
 
