@@ -60,29 +60,20 @@ _py_candidates() {
     return 0
 }
 
-# Sets PYTHON and STACK ("newest" on Python >= 3.14.2, else "ha-2026.2").
+# Sets PYTHON for the floor stack (requirements/ha-2026.2.txt): a 3.13 from 3.13.2 on
+# where one exists, else any Python >= 3.13.2. The newest stack is scripts/lib/newest.sh's.
 _pick_python() {
     local cand
-    PYTHON=""
-    if [ -n "${FLUVIUS_PYTHON:-}" ]; then
-        PYTHON="$FLUVIUS_PYTHON"
-    else
-        while read -r cand; do
-            if _py_at_least "$cand" 3 14 2; then PYTHON="$cand"; break; fi
-        done < <(_py_candidates)
-        if [ -z "$PYTHON" ]; then
-            while read -r cand; do
-                if _py_at_least "$cand" 3 13 2; then PYTHON="$cand"; break; fi
-            done < <(_py_candidates)
-        fi
-    fi
-    [ -n "$PYTHON" ] || return 1
-    if _py_at_least "$PYTHON" 3 14 2 && [ "${FLUVIUS_STACK:-}" != "ha-2026.2" ]; then
-        STACK="newest"
-    else
-        STACK="ha-2026.2"
-    fi
-    return 0
+    PYTHON="${FLUVIUS_PYTHON:-}"
+    STACK="ha-2026.2"
+    if [ -n "$PYTHON" ]; then return 0; fi
+    while read -r cand; do
+        if _py_at_least "$cand" 3 13 2 && ! _py_at_least "$cand" 3 14 0; then PYTHON="$cand"; return 0; fi
+    done < <(_py_candidates)
+    while read -r cand; do
+        if _py_at_least "$cand" 3 13 2; then PYTHON="$cand"; return 0; fi
+    done < <(_py_candidates)
+    return 1
 }
 
 # uv from PyPI, in a small venv of its own, made with whatever python3 exists.

@@ -1,0 +1,166 @@
+# shellcheck shell=bash
+# The newest Home Assistant stack (Python >= 3.14.2), next to the floor stack of bootstrap.sh.
+#
+# Where a Python >= 3.14.2 runs natively, its venv is .venv-newest. Elsewhere, on a
+# Debian machine where we are root, a Debian forky root file system (a chroot, kept
+# in the cache) provides Debian's python3.14; the checkout is bind-mounted at the
+# same path inside it and the venvs live in the chroot's /opt. Every step is skipped
+# when done; mounts are undone on exit. Source bootstrap.sh first.
+
+NEWEST_REQ="$REPO_ROOT/requirements/newest.txt"
+# Home Assistant releases newer than the harness pins, installed over the newest stack.
+NEWEST_HA_OVERRIDE="$REPO_ROOT/requirements/ha-override.txt"
+FORKY_ROOT="${FLUVIUS_FORKY_ROOT:-$CACHE_DIR/forkyroot}"
+FORKY_MIRROR="http://deb.debian.org/debian"
+# Set by ensure_newest: how to run a command in the newest stack's environment.
+NEWEST_MODE=""          # "native" or "chroot"
+NEWEST_WHY=""           # why the newest stack cannot be had, when it cannot
+_FORKY_MOUNTS=()
+
+_forky_umount_all() {
+    local i
+    for (( i=${#_FORKY_MOUNTS[@]}-1; i>=0; i-- )); do
+        umount -R "${_FORKY_MOUNTS[$i]}" 2>/dev/null || umount -l "${_FORKY_MOUNTS[$i]}" 2>/dev/null || true
+    done
+    _FORKY_MOUNTS=()
+}
+
+_forky_mount() {  # type-or-bind source target
+    local how="$1" source="$2" target="$3"
+    mkdir -p "$target"
+    if mountpoint -q "$target"; then return 0; fi
+    case "$how" in
+        proc) mount -t proc proc "$target" ;;
+        rbind) mount --rbind "$source" "$target" && mount --make-rslave "$target" ;;
+        bind) mount --bind "$source" "$target" ;;
+    esac
+    _FORKY_MOUNTS+=("$target")
+}
+
+# Runs a command inside the chroot with a clean environment; extra VAR=value pairs first.
+forky_run() {
+    local -a vars=()
+    while [ $# -gt 0 ] && [[ "$1" == *=* ]]; do vars+=("$1"); shift; done
+    chroot "$FORKY_ROOT" env -i HOME=/root LANG=C.UTF-8 \
+        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
+        UV_CACHE_DIR=/root/.cache/uv "${vars[@]}" "$@"
+}
+
+_forky_build() {
+    step "Building a Debian forky root file system for Python 3.14 in $FORKY_ROOT (once per machine)"
+    export DEBIAN_FRONTEND=noninteractive
+    command -v debootstrap >/dev/null 2>&1 || { _apt_update_once; apt-get install -y -qq debootstrap >/dev/null; }
+    rm -rf "$FORKY_ROOT.partial"
+    # Bookworm's debootstrap has no forky script; sid's fits forky.
+    if ! debootstrap --variant=minbase forky "$FORKY_ROOT.partial" "$FORKY_MIRROR" \
+            /usr/share/debootstrap/scripts/sid > "$CACHE_DIR/debootstrap.log" 2>&1; then
+        NEWEST_WHY="debootstrap of Debian forky failed (see $CACHE_DIR/debootstrap.log)"
+        return 1
+    fi
+    # The forky index here can be a frozen snapshot whose Release files have expired.
+    echo 'Acquire::Check-Valid-Until "false";' > "$FORKY_ROOT.partial/etc/apt/apt.conf.d/99no-valid-until"
+    mv "$FORKY_ROOT.partial" "$FORKY_ROOT"
+    done_step
+}
+
+_forky_prepare() {
+    local crt
+    cp /etc/resolv.conf "$FORKY_ROOT/etc/resolv.conf"
+    _forky_mount proc "" "$FORKY_ROOT/proc"
+    _forky_mount rbind /dev "$FORKY_ROOT/dev"
+    _forky_mount bind /sys "$FORKY_ROOT/sys"
+    _forky_mount bind "$REPO_ROOT" "$FORKY_ROOT$REPO_ROOT"
+    mkdir -p "$CACHE_DIR/uv-cache"
+    _forky_mount bind "$CACHE_DIR/uv-cache" "$FORKY_ROOT/root/.cache/uv"
+    if [ ! -x "$FORKY_ROOT/usr/bin/python3.14" ]; then
+        step "Installing Debian's python3.14 inside the chroot"
+        if ! forky_run DEBIAN_FRONTEND=noninteractive bash -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends python3 python3-venv python3-dev ca-certificates build-essential >/dev/null'; then
+            NEWEST_WHY="Debian forky's python3.14 packages could not be installed"
+            return 1
+        fi
+        done_step
+    fi
+    # A machine-local CA (an egress proxy's) must be trusted inside too; cheap, so every run.
+    mkdir -p "$FORKY_ROOT/usr/local/share/ca-certificates"
+    for crt in /usr/local/share/ca-certificates/*.crt; do
+        [ -f "$crt" ] || continue
+        if ! cmp -s "$crt" "$FORKY_ROOT/usr/local/share/ca-certificates/$(basename "$crt")"; then
+            cp "$crt" "$FORKY_ROOT/usr/local/share/ca-certificates/"
+            forky_run update-ca-certificates >/dev/null
+        fi
+    done
+    cp "$UV" "$FORKY_ROOT/usr/local/bin/uv"
+}
+
+# Venv $1 (a path as the newest stack sees it) with requirements/newest.txt, plus overrides $2.
+_newest_venv() {
+    local venv="$1" override="${2:-}" host_venv stamp want
+    host_venv="$venv"
+    [ "$NEWEST_MODE" = chroot ] && host_venv="$FORKY_ROOT$venv"
+    stamp="$host_venv/.fluvius-stack"
+    want="$(sha256sum "$NEWEST_REQ" "$REPO_ROOT/requirements/common.txt" ${override:+"$override" "$REPO_ROOT/scripts/lib/ha-override.pth"} | awk '{print $1}' | tr '\n' ' ')"
+    # (bin/python of a chroot venv links to the chroot's /usr/bin: test pyvenv.cfg instead)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$host_venv/pyvenv.cfg" ]; then
+        echo "==> Virtual environment $venv is up to date"
+        return 0
+    fi
+    step "Creating $venv with uv (requirements/newest.txt${override:+ + $(basename "$override")})"
+    rm -f "$stamp"
+    newest_exec uv venv --quiet --allow-existing --python "$NEWEST_PYTHON" "$venv" || return 1
+    newest_exec VIRTUAL_ENV="$venv" uv pip install --quiet --python "$venv/bin/python" \
+        -r "$NEWEST_REQ" ${override:+--override "$override"} || return 1
+    if [ -n "$override" ]; then
+        # The 0.13.375 harness predates HA 2026.11: see ha-override.pth.
+        cp "$REPO_ROOT/scripts/lib/ha-override.pth" "$(echo "$host_venv"/lib/python3.*/site-packages)/00-fluvius-ha-first.pth"
+    fi
+    echo "$want" > "$stamp"
+    done_step
+}
+
+# Runs a command in the newest stack's world (natively, or in the chroot at the repo root).
+newest_exec() {
+    if [ "$NEWEST_MODE" = native ]; then
+        local -a vars=()
+        while [ $# -gt 0 ] && [[ "$1" == *=* ]]; do vars+=("$1"); shift; done
+        [ "$1" = uv ] && { shift; env "${vars[@]}" "$UV" "$@"; return; }
+        (cd "$REPO_ROOT" && env "${vars[@]}" "$@")
+    else
+        local -a vars=()
+        while [ $# -gt 0 ] && [[ "$1" == *=* ]]; do vars+=("$1"); shift; done
+        forky_run "${vars[@]}" bash -c 'cd "$0" && exec "$@"' "$REPO_ROOT" "$@"
+    fi
+}
+
+# Finds or makes the newest stack; returns 1 (with NEWEST_WHY) where it cannot be had.
+ensure_newest() {
+    local cand
+    ensure_uv
+    NEWEST_PYTHON=""
+    while read -r cand; do
+        if _py_at_least "$cand" 3 14 2; then NEWEST_PYTHON="$cand"; break; fi
+    done < <(_py_candidates)
+    if [ -n "$NEWEST_PYTHON" ]; then
+        NEWEST_MODE=native
+        NEWEST_VENV="$REPO_ROOT/.venv-newest"
+        NEWEST_OVERRIDE_VENV="$REPO_ROOT/.venv-ha-override"
+    else
+        if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+            NEWEST_WHY="no Python >= 3.14.2 on this machine, and a Debian chroot needs root and apt-get"
+            return 1
+        fi
+        NEWEST_MODE=chroot
+        NEWEST_PYTHON=/usr/bin/python3.14
+        NEWEST_VENV=/opt/fluvius/venv-newest
+        NEWEST_OVERRIDE_VENV=/opt/fluvius/venv-ha-override
+        trap _forky_umount_all EXIT
+        if [ ! -d "$FORKY_ROOT/usr" ]; then _forky_build || return 1; fi
+        _forky_prepare || return 1
+    fi
+    _newest_venv "$NEWEST_VENV" || { NEWEST_WHY="installing requirements/newest.txt failed"; return 1; }
+}
+
+# The newest stack with the Home Assistant release of requirements/ha-override.txt on top.
+ensure_newest_override() {
+    _newest_venv "$NEWEST_OVERRIDE_VENV" "$NEWEST_HA_OVERRIDE"
+}
