@@ -32,12 +32,14 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import gc
+import hashlib
 import logging
 import multiprocessing as mp
 from multiprocessing.connection import Connection
 import os
 from pathlib import Path
 import resource
+import sqlite3
 import statistics as stats
 import sys
 import tempfile
@@ -54,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from homeassistant import bootstrap, config_entries, loader
 from homeassistant.components.recorder.statistics import statistics_during_period
+from homeassistant.const import __version__ as ha_version
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import recorder as recorder_helper
 from homeassistant.helpers.recorder import get_instance
@@ -68,6 +71,7 @@ from tests.conftest import entry_data
 EAN_PREFIX = "541440110000000"
 PROBE_INTERVAL = 0.005
 ENERGY_PATH = "/api/mandate/energy"
+DIGEST_SETTLED = timedelta(days=4)
 
 
 def eans(count: int) -> list[str]:
@@ -210,18 +214,45 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def count_rows(hass: HomeAssistant, statistic_id: str) -> int:
-    result = await get_instance(hass).async_add_executor_job(
-        statistics_during_period,
+def _all_rows(hass: HomeAssistant, statistic_ids: set[str]) -> dict[str, list[Any]]:
+    return statistics_during_period(
         hass,
         datetime(2000, 1, 1, tzinfo=UTC),
         None,
-        {statistic_id},
+        statistic_ids,
         "hour",
         None,
-        {"sum"},
+        {"state", "sum", "mean", "min", "max"},
     )
-    return len(result.get(statistic_id, []))
+
+
+async def rows_digest(hass: HomeAssistant, ean_list: list[str]) -> tuple[int, int, str]:
+    """Rows of one offtake statistic, rows of all, and a digest of the settled rows.
+
+    The digest (start, state, sum, mean, min, max at 6 decimals) of every row older than
+    DIGEST_SETTLED makes runs on two Home Assistant versions on the same day comparable:
+    equal digests mean the same rows were written. Newer rows depend on the minute of
+    the run (data arrive up to 72 hours late).
+    """
+    settled = (
+        datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - DIGEST_SETTLED
+    ).timestamp()
+    ids = {
+        f"fluvius:{ean}_{name}"
+        for ean in ean_list
+        for name in ("offtake_total_kwh", "injection_total_kwh", "offtake_power_kw")
+    }
+    result = await get_instance(hass).async_add_executor_job(_all_rows, hass, ids)
+    digest = hashlib.sha256()
+    for statistic_id in sorted(result):
+        for row in result[statistic_id]:
+            if row["start"] >= settled:
+                continue
+            values = [row.get(name) for name in ("state", "sum", "mean", "min", "max")]
+            rounded = ["-" if v is None else f"{v:.6f}" for v in values]
+            digest.update(f"{statistic_id} {row['start']:.0f} {' '.join(rounded)}\n".encode())
+    first = len(result.get(f"fluvius:{ean_list[0]}_offtake_total_kwh", []))
+    return first, sum(len(rows) for rows in result.values()), digest.hexdigest()[:16]
 
 
 async def benchmark(args: argparse.Namespace, data: dict[str, Any]) -> dict[str, Any]:
@@ -268,7 +299,7 @@ async def benchmark(args: argparse.Namespace, data: dict[str, Any]) -> dict[str,
         importer = entry.runtime_data.importer
         done = sum(1 for state in importer.states.values() if state.done)
         first = importer.states[eans(1)[0]]
-        rows = await count_rows(hass, f"fluvius:{eans(1)[0]}_offtake_total_kwh")
+        rows, all_rows, digest = await rows_digest(hass, eans(args.eans))
         await hass.async_stop()
     return {
         "setup": setup_done - started,
@@ -282,6 +313,8 @@ async def benchmark(args: argparse.Namespace, data: dict[str, Any]) -> dict[str,
         "done": done,
         "history": (first.history_from, first.history_to),
         "rows": rows,
+        "all_rows": all_rows,
+        "digest": digest,
     }
 
 
@@ -324,6 +357,10 @@ def main() -> int:
     worst = lateness[-1] if lateness else 0.0
     with_full, without = stall_causes(result["wakeups"], result["gc"])
 
+    print(
+        f"Home Assistant {ha_version} on Python {sys.version.split()[0]}, "
+        f"recorder on SQLite {sqlite3.sqlite_version}"
+    )
     print(f"EANs: {args.eans} quarter-hour electricity (offtake + injection)")
     print(
         f"history: {history_from:%Y-%m-%d %H:%M} -> {history_to:%Y-%m-%d %H:%M} UTC ({days:.1f} days)"
@@ -331,6 +368,10 @@ def main() -> int:
     print(
         f"imports complete: {result['done']}/{args.eans}; "
         f"rows of one offtake statistic: {result['rows']} (hours in range: {days * 24:.0f})"
+    )
+    print(
+        f"stored rows (offtake, injection, power of every EAN): {result['all_rows']}; "
+        f"digest of those older than {DIGEST_SETTLED.days} days before today: {result['digest']}"
     )
     per_ean = [windows[ean] + polls[ean] for ean in ean_list]
     print(
