@@ -292,6 +292,7 @@ async def benchmark(args: argparse.Namespace, data: dict[str, Any]) -> dict[str,
         await hass.async_block_till_done(wait_background_tasks=True)
         await get_instance(hass).async_block_till_done()
         finished = time.perf_counter()
+        peak = rss_mb()  # before the digest below reads every row back
         traced_peak = tracemalloc.get_traced_memory()[1] / 2**20 if args.tracemalloc else None
         tracemalloc.stop()
         await probe.stop()
@@ -305,7 +306,7 @@ async def benchmark(args: argparse.Namespace, data: dict[str, Any]) -> dict[str,
         "setup": setup_done - started,
         "wall": finished - started,
         "baseline_mb": baseline,
-        "peak_mb": rss_mb(),
+        "peak_mb": peak,
         "traced_peak_mb": traced_peak,
         "wakeups": probe.wakeups,
         "idle_collection_ms": idle_collection_ms,
