@@ -161,3 +161,33 @@ async def test_backdated_data_period_deletes_rows_after_it(
 
     issues = [i for (d, i) in ir.async_get(hass).issues if d == DOMAIN]
     assert any(i.startswith("data_period_cut_") for i in issues)
+
+
+async def test_stored_rows_are_exact(hass: HomeAssistant, simulator: FluviusSimulator) -> None:
+    """The database neither rounds states and sums nor moves hours.
+
+    Runs on SQLite here and, through scripts/test-databases, on MariaDB and
+    PostgreSQL: every state and sum equals the truth rounded to six decimals (the
+    integration's rounding) to the last bit, and every start is a whole UTC hour.
+    """
+    simulator.add_mandate(DM_ELECTRICITY)
+    simulator.add_mandate(DM_GAS)
+    await setup_entry(hass, simulator)
+    for ean, unit, granularity in (
+        (DM_ELECTRICITY, "kwh", "quarter_hourly"),
+        (DM_GAS, "m3", "hourly"),
+    ):
+        rows = await stored(hass, f"fluvius:{ean}_offtake_total_{unit}")
+        expected = expected_hours(
+            simulator, ean, direction="offtake", unit=unit, granularity=granularity
+        )
+        got = {dt_util.utc_from_timestamp(row["start"]): row for row in rows}
+        assert sorted(got) == sorted(expected)
+        running = 0.0
+        for hour in sorted(expected):
+            running += expected[hour]
+            assert got[hour]["start"] % 3600 == 0, hour
+            assert (got[hour]["state"], got[hour]["sum"]) == (
+                round(expected[hour], 6),
+                round(running, 6),
+            ), hour
