@@ -135,8 +135,12 @@ async def start_simulator_process(sim_port: int) -> asyncio.subprocess.Process:
 async def start_home_assistant(
     instance: Instance, *, output: int | None = None
 ) -> asyncio.subprocess.Process:
-    """`hass -c <config dir>` from this virtual environment; output None inherits ours."""
-    hass_bin = str(Path(sys.executable).parent / "hass")
+    """`hass -c <config dir>`; output None inherits ours.
+
+    From this virtual environment, or the command in FLUVIUS_HASS (the newest stack's,
+    written by scripts/lib/newest.sh for FLUVIUS_STACK=newest).
+    """
+    hass_bin = os.environ.get("FLUVIUS_HASS") or str(Path(sys.executable).parent / "hass")
     return await asyncio.create_subprocess_exec(
         hass_bin,
         "-c",
@@ -347,47 +351,62 @@ class WebSocket:
         await self._ws.close()
 
 
-def _grid_from(statistic_id: str) -> dict[str, Any]:
-    return {
-        "stat_energy_from": statistic_id,
-        "stat_cost": None,
-        "entity_energy_price": None,
-        "number_energy_price": None,
-    }
+# HA 2026.10 replaced the grid source's flow_from/flow_to lists with one import/export
+# pair per grid source (and rejects the old form when saving).
+UNIFIED_GRID_SINCE = (2026, 10)
+_NO_PRICE = {"stat_cost": None, "entity_energy_price": None, "number_energy_price": None}
+_NO_EXPORT_PRICE = {
+    "stat_compensation": None,
+    "entity_energy_price_export": None,
+    "number_energy_price_export": None,
+}
+# (offtake, injection) statistic ids of the demo's grid connections.
+DEMO_GRID = (
+    (f"fluvius:{DEMO_DM}_offtake_total_kwh", f"fluvius:{DEMO_DM}_injection_total_kwh"),
+    (
+        f"fluvius:{DEMO_AMR_OFFTAKE}_offtake_total_kwh",
+        f"fluvius:{DEMO_PV_INJECTION}_injection_total_kwh",
+    ),
+)
 
 
-def _grid_to(statistic_id: str) -> dict[str, Any]:
-    return {
-        "stat_energy_to": statistic_id,
-        "stat_compensation": None,
-        "entity_energy_price": None,
-        "number_energy_price": None,
-    }
-
-
-def energy_prefs(production_id: str | None) -> dict[str, Any]:
-    """Energy dashboard sources: the demo mandates' statistic ids."""
-    sources: list[dict[str, Any]] = [
+def _grid_sources(unified: bool) -> list[dict[str, Any]]:
+    if unified:
+        return [
+            {
+                "type": "grid",
+                "stat_energy_from": offtake,
+                "stat_energy_to": injection,
+                **_NO_PRICE,
+                **_NO_EXPORT_PRICE,
+                "cost_adjustment_day": 0,
+            }
+            for offtake, injection in DEMO_GRID
+        ]
+    return [
         {
             "type": "grid",
-            "flow_from": [
-                _grid_from(f"fluvius:{DEMO_DM}_offtake_total_kwh"),
-                _grid_from(f"fluvius:{DEMO_AMR_OFFTAKE}_offtake_total_kwh"),
-            ],
+            "flow_from": [{"stat_energy_from": offtake, **_NO_PRICE} for offtake, _ in DEMO_GRID],
             "flow_to": [
-                _grid_to(f"fluvius:{DEMO_DM}_injection_total_kwh"),
-                _grid_to(f"fluvius:{DEMO_PV_INJECTION}_injection_total_kwh"),
+                {
+                    "stat_energy_to": injection,
+                    "stat_compensation": None,
+                    "entity_energy_price": None,
+                    "number_energy_price": None,
+                }
+                for _, injection in DEMO_GRID
             ],
             "cost_adjustment_day": 0,
-        },
-        {
-            "type": "gas",
-            "stat_energy_from": f"fluvius:{DEMO_GAS}_offtake_total_m3",
-            "stat_cost": None,
-            "entity_energy_price": None,
-            "number_energy_price": None,
-        },
+        }
     ]
+
+
+def energy_prefs(production_id: str | None, *, unified_grid: bool) -> dict[str, Any]:
+    """Energy dashboard sources: the demo mandates' statistic ids."""
+    sources = _grid_sources(unified_grid)
+    sources.append(
+        {"type": "gas", "stat_energy_from": f"fluvius:{DEMO_GAS}_offtake_total_m3", **_NO_PRICE}
+    )
     if production_id is not None:
         sources.append(
             {
@@ -414,6 +433,26 @@ def energy_statistic_ids(prefs: Mapping[str, Any]) -> list[str]:
     ]
 
 
+async def confirm_http_config(
+    session: aiohttp.ClientSession, instance: Instance, token: str
+) -> None:
+    """Keep the http settings of configuration.yaml (HA 2026.10+ asks to confirm them).
+
+    From 2026.10 on, Home Assistant moves YAML http settings into a pending trial
+    config that it reverts (with a restart) five minutes later unless promoted.
+    Older versions know no such command; with nothing pending, there is nothing to do.
+    """
+    ws = await WebSocket.connect(session, instance, token)
+    try:
+        await ws.call({"type": "http/config/promote"})
+        instance.log("http settings of configuration.yaml confirmed")
+    except RuntimeError as err:
+        if "unknown_command" not in str(err) and "not_allowed" not in str(err):
+            raise
+    finally:
+        await ws.close()
+
+
 async def configure_energy(session: aiohttp.ClientSession, instance: Instance, token: str) -> None:
     ws = await WebSocket.connect(session, instance, token)
     try:
@@ -421,7 +460,12 @@ async def configure_energy(session: aiohttp.ClientSession, instance: Instance, t
         production = sorted(
             s["statistic_id"] for s in ids if s["statistic_id"].endswith(PRODUCTION_SUFFIX)
         )
-        prefs = energy_prefs(production[0] if production else None)
+        config = await ws.call({"type": "get_config"})
+        year, month = (int(part) for part in str(config["version"]).split(".")[:2])
+        prefs = energy_prefs(
+            production[0] if production else None,
+            unified_grid=(year, month) >= UNIFIED_GRID_SINCE,
+        )
         await ws.call({"type": "energy/save_prefs", **prefs})
         instance.log("energy dashboard configured")
     finally:
@@ -468,6 +512,7 @@ async def main(args: argparse.Namespace) -> int:
             instance.log(f"simulator at {instance.sim_url}")
             await wait_http(session, f"{instance.ha_url}/api/onboarding", 600)
             token = await onboard(session, instance)
+            await confirm_http_config(session, instance, token)
             await ensure_entry(session, instance, token)
             await wait_imported(session, instance, token, args.import_timeout)
             await configure_energy(session, instance, token)

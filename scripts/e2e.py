@@ -15,7 +15,11 @@
 4. Logs in through the login page in headless Chromium, opens the Energy dashboard
    on the week before last (the simulator's newest ~72 h are still missing), checks
    that its charts hold data and show no "no data" notice, opens a meter's device
-   page and saves both screenshots to docs/images/ (--images elsewhere).
+   page and the integrations dashboard (from HA 2026.3 on, the Fluvius card must
+   show the icon of custom_components/fluvius/brand/) and saves the screenshots
+   to docs/images/ (--images elsewhere).
+
+FLUVIUS_STACK=newest (see scripts/e2e) runs Home Assistant on the newest stack.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from develop import (
     Instance,
     WebSocket,
     configure_energy,
+    confirm_http_config,
     create_entry,
     credential_steps,
     energy_statistic_ids,
@@ -80,6 +85,8 @@ HOUR = timedelta(hours=1)
 ENERGY_PERIOD_KEY = "energy-default-period-_energy_dashboard"
 NO_DATA_TEXTS = ("There is no data for this period", "There is no data to show")
 UI_TIMEOUT_MS = 60_000
+# Home Assistant shows the images of custom_components/<domain>/brand/ from 2026.3 on.
+BRAND_FOLDER_SINCE = (2026, 3)
 
 type SeriesKey = tuple[str, str, str, str]  # (EAN or sub-EAN, direction, register, unit)
 
@@ -104,6 +111,11 @@ class Timings:
     def report(self, instance: Instance) -> None:
         parts = ", ".join(f"{name} {seconds:.0f}s" for name, seconds in self.phases)
         instance.log(f"took {time.monotonic() - self.started:.0f}s ({parts})")
+
+
+def shown(path: Path) -> str:
+    """A path for the log: relative to the repository where it lies inside it."""
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def free_port() -> int:
@@ -262,11 +274,17 @@ async def energy_dashboard(page: Page, instance: Instance, target: Path) -> None
     await page.goto(f"{instance.ha_url}/energy", wait_until="domcontentloaded")
     selector = page.locator("hui-energy-period-selector").first
     await selector.wait_for(timeout=UI_TIMEOUT_MS)
-    previous = selector.locator("ha-icon-button-prev")
+    # HA 2026.2 draws an ha-icon-button-prev; 2026.10 a bottom bar of labelled buttons.
+    previous = (
+        selector.locator("ha-icon-button-prev")
+        .or_(selector.get_by_role("button", name="Previous", exact=True))
+        .first
+    )
     for _ in range(2):
         await previous.click()
         await page.wait_for_timeout(500)
-    period = (await selector.locator("div.label").inner_text()).strip()
+    label = selector.locator(".label").first
+    period = (await label.inner_text(timeout=5000)).strip() if await label.count() else "?"
     instance.log(f"Energy dashboard period: {period}")
     await page.locator("ha-chart-base").first.wait_for(timeout=UI_TIMEOUT_MS)
     deadline = time.monotonic() + 60
@@ -285,7 +303,7 @@ async def energy_dashboard(page: Page, instance: Instance, target: Path) -> None
     # Let the chart animations finish before the picture.
     await page.wait_for_timeout(2000)
     await page.screenshot(path=str(target))
-    instance.log(f"screenshot {target.relative_to(REPO)}")
+    instance.log(f"screenshot {shown(target)}")
 
 
 async def device_page(page: Page, instance: Instance, device_id: str, target: Path) -> None:
@@ -297,7 +315,40 @@ async def device_page(page: Page, instance: Instance, device_id: str, target: Pa
     if await page.get_by_text("Unavailable", exact=True).count():
         raise CheckFailedError("the device page shows unavailable entities")
     await page.screenshot(path=str(target))
-    instance.log(f"screenshot {target.relative_to(REPO)}")
+    instance.log(f"screenshot {shown(target)}")
+
+
+async def ha_version(page: Page) -> tuple[int, int]:
+    """The (year, month) of the Home Assistant the page talks to."""
+    version: str = await page.evaluate(
+        "document.querySelector('home-assistant').hass.config.version"
+    )
+    year, month = version.split(".")[:2]
+    return int(year), int(month)
+
+
+async def integrations_page(page: Page, instance: Instance, target: Path) -> None:
+    """The integrations dashboard; from HA 2026.3 on the Fluvius card shows our brand icon."""
+    await page.goto(f"{instance.ha_url}/config/integrations/dashboard")
+    card = page.locator("ha-integration-card", has_text="Fluvius").first
+    await card.wait_for(timeout=UI_TIMEOUT_MS)
+    version = await ha_version(page)
+    if version >= BRAND_FOLDER_SINCE:
+        icon = card.locator("img").first
+        await icon.wait_for(timeout=UI_TIMEOUT_MS)
+        deadline = time.monotonic() + 30
+        loaded = False
+        while not loaded and time.monotonic() < deadline:
+            loaded = await icon.evaluate("img => img.complete && img.naturalWidth > 0")
+            if not loaded:
+                await page.wait_for_timeout(500)
+        source = await icon.get_attribute("src")
+        if not loaded or not source or "/fluvius/" not in source:
+            raise CheckFailedError(f"the Fluvius card shows no brand icon (img src {source!r})")
+        instance.log(f"integrations page: brand icon {source}")
+    await page.wait_for_timeout(1000)
+    await page.screenshot(path=str(target))
+    instance.log(f"screenshot {shown(target)}")
 
 
 async def browser_checks(instance: Instance, device_id: str, images: Path) -> None:
@@ -319,6 +370,7 @@ async def browser_checks(instance: Instance, device_id: str, images: Path) -> No
                 await login(page, instance)
                 await energy_dashboard(page, instance, images / "energy-dashboard.png")
                 await device_page(page, instance, device_id, images / "device-page.png")
+                await integrations_page(page, instance, images / "integrations-page.png")
             except (CheckFailedError, PlaywrightError):
                 failure = instance.config_dir / "failure.png"
                 with contextlib.suppress(PlaywrightError):
@@ -384,6 +436,7 @@ async def check_all(
     async with aiohttp.ClientSession() as session:
         await wait_http(session, f"{instance.ha_url}/api/onboarding", 600)
         token = await onboard(session, instance)
+        await confirm_http_config(session, instance, token)
         timings.lap("start")
         await set_up_entry(session, instance, token, sim, args)
         await configure_energy(session, instance, token)

@@ -164,3 +164,42 @@ ensure_newest() {
 ensure_newest_override() {
     _newest_venv "$NEWEST_OVERRIDE_VENV" "$NEWEST_HA_OVERRIDE"
 }
+
+# The frontend for a browsable newest-stack Home Assistant (FLUVIUS_STACK=newest).
+ensure_newest_develop_extras() {
+    local host_venv="$NEWEST_VENV" stamp want req="$REPO_ROOT/requirements/develop-newest.txt"
+    [ "$NEWEST_MODE" = chroot ] && host_venv="$FORKY_ROOT$NEWEST_VENV"
+    stamp="$host_venv/.fluvius-develop"
+    want="$(sha256sum "$req" | awk '{print $1}')"
+    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return 0
+    step "Installing requirements/develop-newest.txt with uv"
+    newest_exec VIRTUAL_ENV="$NEWEST_VENV" uv pip install --quiet --python "$NEWEST_VENV/bin/python" -r "$req" || return 1
+    echo "$want" > "$stamp"
+    done_step
+}
+
+# Writes an executable that runs the newest stack's `hass` (for scripts/develop.py and
+# scripts/e2e.py, which read its path from FLUVIUS_HASS) and prints its path. It execs,
+# so signals reach Home Assistant; the chroot's mounts belong to the calling script.
+newest_hass_wrapper() {
+    local wrapper="$CACHE_DIR/newest-hass"
+    if [ "$NEWEST_MODE" = native ]; then
+        printf '#!/bin/sh\nPYTHONPATH="%s" exec "%s/bin/hass" "$@"\n' "$REPO_ROOT" "$NEWEST_VENV" > "$wrapper"
+    else
+        printf '#!/bin/sh\nexec chroot "%s" env -i HOME=/root LANG=C.UTF-8 PATH=/usr/bin:/bin SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt PYTHONPATH="%s" "%s/bin/hass" "$@"\n' \
+            "$FORKY_ROOT" "$REPO_ROOT" "$NEWEST_VENV" > "$wrapper"
+    fi
+    chmod +x "$wrapper"
+    echo "$wrapper"
+}
+
+# For scripts/develop and scripts/e2e: FLUVIUS_STACK=newest runs Home Assistant on the
+# newest stack (the simulator and the browser stay on the floor venv).
+use_stack_for_hass() {
+    [ "${FLUVIUS_STACK:-floor}" = newest ] || return 0
+    ensure_newest || { echo "error: the newest stack cannot be had here: $NEWEST_WHY" >&2; exit 1; }
+    ensure_newest_develop_extras || { echo "error: installing requirements/develop-newest.txt failed" >&2; exit 1; }
+    FLUVIUS_HASS="$(newest_hass_wrapper)"
+    export FLUVIUS_HASS
+    echo "==> Home Assistant runs on the newest stack ($NEWEST_MODE)"
+}
