@@ -15,14 +15,30 @@ FORKY_MIRROR="http://deb.debian.org/debian"
 # Set by ensure_newest: how to run a command in the newest stack's environment.
 NEWEST_MODE=""          # "native" or "chroot"
 NEWEST_WHY=""           # why the newest stack cannot be had, when it cannot
-_FORKY_MOUNTS=()
+
+# Mounts are shared by every script that uses the chroot at the same time (say
+# scripts/test in two checkouts): each holds a shared "user" lock while it runs, and
+# the last one to leave unmounts. The checkout's own bind mount has a user lock per
+# checkout. A short exclusive lock serialises mounting and leaving.
+_forky_locks() { echo "$CACHE_DIR/forky-locks"; }
+
+_forky_leave() {  # user-lock-fd mount...: unmount (in reverse) when no one else uses them
+    local fd="$1" i
+    shift
+    local -a mounts=("$@")
+    flock -x -n "$fd" || return 0
+    for (( i=${#mounts[@]}-1; i>=0; i-- )); do
+        mountpoint -q "${mounts[$i]}" || continue
+        umount -R "${mounts[$i]}" 2>/dev/null || umount -l "${mounts[$i]}" 2>/dev/null || true
+    done
+}
 
 _forky_umount_all() {
-    local i
-    for (( i=${#_FORKY_MOUNTS[@]}-1; i>=0; i-- )); do
-        umount -R "${_FORKY_MOUNTS[$i]}" 2>/dev/null || umount -l "${_FORKY_MOUNTS[$i]}" 2>/dev/null || true
-    done
-    _FORKY_MOUNTS=()
+    [ -n "${_FORKY_MUTEX_FD:-}" ] || return 0
+    flock -x "$_FORKY_MUTEX_FD"
+    _forky_leave "$_FORKY_REPO_FD" "$FORKY_ROOT$REPO_ROOT"
+    _forky_leave "$_FORKY_SYSTEM_FD" "${_FORKY_SYSTEM_MOUNTS[@]}"
+    flock -u "$_FORKY_MUTEX_FD"
 }
 
 _forky_mount() {  # type-or-bind source target
@@ -34,7 +50,26 @@ _forky_mount() {  # type-or-bind source target
         rbind) mount --rbind "$source" "$target" && mount --make-rslave "$target" ;;
         bind) mount --bind "$source" "$target" ;;
     esac
-    _FORKY_MOUNTS+=("$target")
+}
+
+# Joins the chroot's users and mounts what is missing.
+_forky_enter() {
+    local locks
+    locks="$(_forky_locks)"
+    mkdir -p "$locks" "$CACHE_DIR/uv-cache"
+    _FORKY_SYSTEM_MOUNTS=("$FORKY_ROOT/proc" "$FORKY_ROOT/dev" "$FORKY_ROOT/sys" "$FORKY_ROOT/root/.cache/uv")
+    exec {_FORKY_MUTEX_FD}>"$locks/mount.lock"
+    exec {_FORKY_SYSTEM_FD}>"$locks/system.lock"
+    exec {_FORKY_REPO_FD}>"$locks/repo-$(echo "$REPO_ROOT" | sha256sum | cut -c1-16).lock"
+    flock -x "$_FORKY_MUTEX_FD"
+    flock -s "$_FORKY_SYSTEM_FD"
+    flock -s "$_FORKY_REPO_FD"
+    _forky_mount proc "" "$FORKY_ROOT/proc"
+    _forky_mount rbind /dev "$FORKY_ROOT/dev"
+    _forky_mount bind /sys "$FORKY_ROOT/sys"
+    _forky_mount bind "$CACHE_DIR/uv-cache" "$FORKY_ROOT/root/.cache/uv"
+    _forky_mount bind "$REPO_ROOT" "$FORKY_ROOT$REPO_ROOT"
+    flock -u "$_FORKY_MUTEX_FD"
 }
 
 # Runs a command inside the chroot with a clean environment; extra VAR=value pairs first.
@@ -67,12 +102,7 @@ _forky_build() {
 _forky_prepare() {
     local crt
     cp /etc/resolv.conf "$FORKY_ROOT/etc/resolv.conf"
-    _forky_mount proc "" "$FORKY_ROOT/proc"
-    _forky_mount rbind /dev "$FORKY_ROOT/dev"
-    _forky_mount bind /sys "$FORKY_ROOT/sys"
-    _forky_mount bind "$REPO_ROOT" "$FORKY_ROOT$REPO_ROOT"
-    mkdir -p "$CACHE_DIR/uv-cache"
-    _forky_mount bind "$CACHE_DIR/uv-cache" "$FORKY_ROOT/root/.cache/uv"
+    _forky_enter
     if [ ! -x "$FORKY_ROOT/usr/bin/python3.14" ]; then
         step "Installing Debian's python3.14 inside the chroot"
         if ! forky_run DEBIAN_FRONTEND=noninteractive bash -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends python3 python3-venv python3-dev ca-certificates build-essential >/dev/null'; then
