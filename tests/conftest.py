@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import logging
 from typing import Any
 
 from homeassistant.util import dt as dt_util
@@ -22,6 +23,11 @@ from custom_components.fluvius.const import (
 from fluvius_simulator import DEFAULT_CREDENTIALS, FluviusSimulator
 
 pytest_plugins = ["pytest_homeassistant_custom_component"]
+
+# The harness turns SQLAlchemy's statement log on (INFO). Records the recorder thread
+# emits after a test has ended are not captured, and under pytest-xdist they flood the
+# terminal with SQL.
+logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 
 @pytest.fixture
