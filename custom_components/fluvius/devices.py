@@ -37,11 +37,15 @@ def async_entry_device(hass: HomeAssistant, entry_id: str, ean: str) -> dr.Devic
 def async_link_to_parent(
     hass: HomeAssistant, entry_id: str, device_id: str, parent_ean: str
 ) -> None:
-    """Hang a submeter's device under its main EAN's device (``via_device_id``)."""
-    parent = async_entry_device(hass, entry_id, parent_ean)
-    if parent is None:
-        return
+    """Hang a submeter's device under its main EAN's device (``via_device_id``).
+
+    Should the main device not be registered yet, it is created here with its
+    identifier alone; the main EAN's entities fill in its name and model.
+    """
     registry = dr.async_get(hass)
+    parent = async_entry_device(hass, entry_id, parent_ean) or registry.async_get_or_create(
+        config_entry_id=entry_id, identifiers={(DOMAIN, parent_ean)}
+    )
     device = registry.async_get(device_id)
     if isinstance(device, dr.DeviceEntry) and device.via_device_id != parent.id:
         registry.async_update_device(device_id, via_device_id=parent.id)
