@@ -8,7 +8,7 @@ persisted after every window, so a restart resumes without gaps or duplicates
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -30,8 +30,6 @@ from .api import (
     FluviusNoAccessError,
     Granularity,
     Mandate,
-    PeriodType,
-    Reading,
 )
 from .const import (
     CONF_HISTORY_MONTHS,
@@ -42,7 +40,7 @@ from .const import (
 )
 from .peak_tracker import PeakTracker
 from .repairs import async_update_credentials_issue
-from .statistics import StatisticsWriter, async_aggregate, async_aggregate_body, storage
+from .statistics import StatisticsWriter, async_aggregate, storage
 
 if TYPE_CHECKING:
     from . import FluviusConfigEntry
@@ -285,24 +283,19 @@ class StatisticsImporter:
             while True:
                 try:
                     async with self._history_slots, self.request_slots:
-                        body = await self._client.get_energy_body(
+                        response = await self._client.get_energy(
                             ean,
-                            window_start,
-                            window_end,
-                            PeriodType.READ_TIME,
-                            granularities(mandate),
-                            self.complex_types(ean, mandate),
+                            start=window_start,
+                            end=window_end,
+                            granularity=granularities(mandate),
+                            complex_energy_types=self.complex_types(ean, mandate),
                         )
-                    # Parsed and aggregated in one job, so only the hourly rows (not
-                    # the ~10^5 objects of a parsed window) outlive it; then written.
-                    # One window at a time, while the recorder is idle: that job and
-                    # the recorder's inserts would crowd the event loop out of the GIL.
+                    # One window at a time, while the recorder is idle: aggregating a
+                    # window and the recorder's inserts would crowd the event loop out
+                    # of the GIL. Only the hourly rows outlive the window.
                     async with self._window_slot:
-                        data = await async_aggregate_body(
-                            self._hass, body, include_reactive=self.include_reactive
-                        )
-                        del body
-                        await self.async_write_data(ean, data)
+                        await self.async_write_responses(ean, [response])
+                        del response
                     break
                 except FluviusAuthenticationError:
                     LOGGER.warning("History import of EAN %s paused: credentials refused", ean)
@@ -337,9 +330,11 @@ class StatisticsImporter:
 
     # Writing --------------------------------------------------------------------
 
-    async def async_write_readings(self, ean: str, readings: Any) -> HourlyData:
-        """Aggregate readings (a callable returning them), update peaks and write the rows."""
-        data = await async_aggregate(self._hass, readings, include_reactive=self.include_reactive)
+    async def async_write_responses(
+        self, ean: str, responses: Sequence[EnergyResponse]
+    ) -> HourlyData:
+        """Aggregate responses (oldest first), update peaks and write the rows."""
+        data = await async_aggregate(self._hass, responses, include_reactive=self.include_reactive)
         return await self.async_write_data(ean, data)
 
     async def async_write_data(self, ean: str, data: HourlyData) -> HourlyData:
@@ -414,9 +409,3 @@ class StatisticsImporter:
         for task in self._tasks.values():
             task.cancel()
         self._tasks.clear()
-
-
-def readings_of(responses: Iterable[EnergyResponse]) -> Iterable[Reading]:
-    """All readings of several responses."""
-    for response in responses:
-        yield from response.readings()
