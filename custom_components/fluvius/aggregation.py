@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from msgspec.structs import astuple
 
@@ -29,6 +30,8 @@ from .api import (
 from .peak import FINAL_VALIDATION_STATES
 
 HOUR = timedelta(hours=1)
+# Later than any slice: no start falls in [_NEVER, _NEVER).
+_NEVER = datetime.max.replace(tzinfo=UTC)
 QUARTER_HOURS_PER_HOUR = 4
 
 # Statistic-id parts per unit; values in other units (kW, kVA, unknown) are not stored.
@@ -220,7 +223,8 @@ class _Visit:
         return target
 
 
-# A measurement's fields are the directions and a direction's the registers, in enum order.
+# A measurement's fields are the directions and a direction's the registers, in enum
+# order, so ``enumerate(astuple(...))`` gives their index in these.
 _DIRECTIONS = tuple(Direction)
 _REGISTERS = tuple(Register)
 
@@ -297,11 +301,10 @@ class _Collector:
     def result(self) -> HourlyData:
         """Complete hours, power and peaks' quarter-hours; daily values where nothing finer exists."""
         result = HourlyData()
-        hours: dict[datetime, datetime] = {}
         for key, slots in self._slots[Resolution.QUARTER_HOURLY].items():
             combined, states = slots.combined()
             is_power = _is_power_source(key)
-            energy, power = _quarters_to_hours(combined, hours, with_power=is_power)
+            energy, power = _quarters_to_hours(combined, with_power=is_power)
             _merge(result.energy, key, energy)
             if is_power:
                 power_key = SeriesKey.power(key.ean)
@@ -345,34 +348,29 @@ def _merge(
 
 
 def _quarters_to_hours(
-    values: dict[datetime, float | None], hours: dict[datetime, datetime], *, with_power: bool
+    values: dict[datetime, float | None], *, with_power: bool
 ) -> tuple[dict[datetime, float], dict[datetime, PowerHour]]:
-    """Sum complete hours; a partial hour (or one with a null value) waits.
-
-    ``hours`` remembers the hour of each start: statistics share their starts.
-    """
+    """Sum complete hours; a partial hour (or one with a null value) waits."""
     groups: dict[datetime, list[float | None]] = {}
+    hour = hour_end = _NEVER
+    group: list[float | None] = []
     for start, value in values.items():
-        hour = hours.get(start)
-        if hour is None:
-            hour = hours[start] = floor_hour(start)
-        group = groups.get(hour)
-        if group is None:
-            groups[hour] = [value]
-        else:
-            group.append(value)
+        # Quarter-hours mostly come in order: stay in the current hour while they do.
+        if not hour <= start < hour_end:
+            hour = floor_hour(start)
+            hour_end = hour + HOUR
+            group = groups.setdefault(hour, [])
+        group.append(value)
     energy: dict[datetime, float] = {}
     power: dict[datetime, PowerHour] = {}
-    for hour, group in groups.items():
-        if len(group) != QUARTER_HOURS_PER_HOUR:
+    for start_hour, quarters in groups.items():
+        if len(quarters) != QUARTER_HOURS_PER_HOUR or None in quarters:
             continue
-        complete = [value for value in group if value is not None]
-        if len(complete) != QUARTER_HOURS_PER_HOUR:
-            continue
+        complete = cast(list[float], quarters)
         total = sum(complete)
-        energy[hour] = total
+        energy[start_hour] = total
         if with_power:
-            power[hour] = PowerHour(mean=total, min=min(complete) * 4, max=max(complete) * 4)
+            power[start_hour] = PowerHour(total, min(complete) * 4, max(complete) * 4)
     return energy, power
 
 

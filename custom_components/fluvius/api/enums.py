@@ -9,39 +9,56 @@ response repeats the same few spellings tens of thousands of times.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Self
+from typing import Any, Self
 
 # Distinct spellings remembered per enum; beyond this they are parsed each time.
 _MAX_SPELLINGS = 512
+
+
+class _Spellings(dict[str | None, Any]):
+    """Raw spelling -> member, or the raw string when unknown; None stays None."""
+
+    def __init__(self, enum: type[StrEnum]) -> None:
+        super().__init__({None: None})
+        self._by_folded = {member.value.casefold(): member for member in enum}
+
+    def __missing__(self, raw: str) -> Any:
+        parsed = self._by_folded.get(raw.casefold(), raw)
+        if len(self) < _MAX_SPELLINGS:
+            self[raw] = parsed
+        return parsed
+
+
+_SPELLINGS: dict[type[StrEnum], _Spellings] = {}
 
 
 class CaseInsensitiveEnum(StrEnum):
     """StrEnum that parses its values case-insensitively and keeps unknown ones raw."""
 
     @classmethod
-    def parse(cls, raw: str) -> Self | str:
-        """Return the member whose value matches ``raw`` ignoring case, else ``raw``."""
+    def spellings(cls) -> Mapping[str | None, Self | str | None]:
+        """The lookup :meth:`parse` uses, to index directly where values repeat by the thousand.
+
+        ``spellings()[raw]`` is the member, the raw string when unknown, and
+        None for None; each spelling is parsed once and then remembered.
+        """
         spellings = _SPELLINGS.get(cls)
         if spellings is None:
-            spellings = _SPELLINGS[cls] = {}
-        try:
-            return spellings[raw]
-        except KeyError:
-            pass
-        by_folded = {member.value.casefold(): member for member in cls}
-        parsed: Self | str = by_folded.get(raw.casefold(), raw)
-        if len(spellings) < _MAX_SPELLINGS:
-            spellings[raw] = parsed
-        return parsed
+            spellings = _SPELLINGS[cls] = _Spellings(cls)
+        return spellings
+
+    @classmethod
+    def parse(cls, raw: str) -> Self | str:
+        """Return the member whose value matches ``raw`` ignoring case, else ``raw``."""
+        parsed = cls.spellings()[raw]
+        return raw if parsed is None else parsed
 
     @classmethod
     def parse_optional(cls, raw: str | None) -> Self | str | None:
         """Like :meth:`parse`; ``None`` (absent or null) stays ``None``."""
-        return None if raw is None else cls.parse(raw)
-
-
-_SPELLINGS: dict[type[CaseInsensitiveEnum], dict[str, CaseInsensitiveEnum | str]] = {}
+        return cls.spellings()[raw]
 
 
 class EnergyType(CaseInsensitiveEnum):

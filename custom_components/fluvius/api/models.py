@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from operator import itemgetter
 from typing import NamedTuple
 
 from msgspec import Struct, field
@@ -78,9 +79,7 @@ class RegisterValues(Struct, frozen=True, gc=False, kw_only=True, repr_omit_defa
 
     def items(self) -> Iterator[tuple[Register, MeasurementValue]]:
         """The registers present, in the order of :class:`Register`."""
-        for register, value in zip(Register, astuple(self), strict=True):
-            if value is not None:
-                yield register, value
+        return filter(_PRESENT, zip(_REGISTERS, astuple(self), strict=True))
 
 
 class Measurement(Struct, frozen=True, gc=False, kw_only=True, repr_omit_defaults=True):
@@ -96,9 +95,7 @@ class Measurement(Struct, frozen=True, gc=False, kw_only=True, repr_omit_default
 
     def directions(self) -> Iterator[tuple[Direction, RegisterValues]]:
         """The directions present, in the order of :class:`Direction`."""
-        for direction, registers in zip(Direction, astuple(self), strict=True):
-            if registers is not None:
-                yield direction, registers
+        return filter(_PRESENT, zip(_DIRECTIONS, astuple(self), strict=True))
 
 
 class TimeSlice(Struct, frozen=True, gc=False, repr_omit_defaults=True):
@@ -197,35 +194,54 @@ class EnergyResponse(Struct, frozen=True, gc=False):
 
         Aggregating a history window walks the slices instead (see the
         integration's ``aggregation``): one object per value is what it avoids.
+        This runs once per value, so it is one generator with the loops inlined.
         """
         headpoint = self.headpoint
         if headpoint is None:
             return
+        ean = headpoint.ean
+        units = Unit.spellings()
+        states = ValidationState.spellings()
+        factors = GasConversionFactor.spellings()
+        new = tuple.__new__  # skips NamedTuple.__new__'s argument handling
         for sub_ean, meter_id, series in headpoint.series():
             for resolution, slices in series.by_resolution():
-                owner = (headpoint.ean, sub_ean, meter_id, resolution)
                 for time_slice in slices:
-                    yield from _slice_readings(owner, time_slice)
+                    start = time_slice.start
+                    end = time_slice.end
+                    for measurement in time_slice.raw_measurements or ():
+                        for direction, registers in zip(
+                            _DIRECTIONS, astuple(measurement), strict=True
+                        ):
+                            if registers is None:
+                                continue
+                            for register, item in zip(_REGISTERS, astuple(registers), strict=True):
+                                if item is None:
+                                    continue
+                                yield new(
+                                    Reading,
+                                    (
+                                        ean,
+                                        sub_ean,
+                                        meter_id,
+                                        resolution,
+                                        direction,
+                                        register,
+                                        units[item.raw_unit],
+                                        start,
+                                        end,
+                                        item.value,
+                                        states[item.raw_validation_state],
+                                        factors[item.raw_gas_conversion_factor],
+                                    ),
+                                )
 
 
-def _slice_readings(
-    owner: tuple[str, str | None, str | None, Resolution], time_slice: TimeSlice
-) -> Iterator[Reading]:
-    start, end = time_slice.start, time_slice.end
-    for measurement in time_slice.measurements:
-        for direction, registers in measurement.directions():
-            for register, item in registers.items():
-                yield Reading(
-                    *owner,
-                    direction,
-                    register,
-                    item.unit,
-                    start,
-                    end,
-                    item.value,
-                    item.validation_state,
-                    item.gas_conversion_factor,
-                )
+# What ``filter`` keeps of (name, field) pairs: the fields present.
+_PRESENT = itemgetter(1)
+# A measurement's fields are the directions, a direction's the registers, in enum order.
+_DIRECTIONS = tuple(Direction)
+_REGISTERS = tuple(Register)
 
 
 class Mandate(Struct, frozen=True, kw_only=True, gc=False):
