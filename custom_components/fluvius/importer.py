@@ -254,8 +254,8 @@ class StatisticsImporter:
                 start = local_midnight(local_day(mandate.data_period_from) + timedelta(days=1))
         return start
 
-    async def _async_import_history(self, ean: str, mandate: Mandate) -> None:
-        state = self.state(ean)
+    def _plan_history(self, state: EanImportState, mandate: Mandate) -> tuple[datetime, datetime]:
+        """Fix the range of a new import (a resumed one keeps it); returns (cursor, end)."""
         now = dt_util.utcnow()
         if state.history_from is None:
             state.history_from = self.history_start(mandate, now)
@@ -268,34 +268,44 @@ class StatisticsImporter:
                 state.last_poll = now
         if state.cursor is None:
             state.cursor = state.history_from
+        return state.cursor, state.history_to
+
+    async def _async_import_window(
+        self, ean: str, mandate: Mandate, window: tuple[datetime, datetime]
+    ) -> None:
+        """Fetch, aggregate and write one window."""
+        async with self._history_slots, self.request_slots:
+            response = await self._client.get_energy(
+                ean,
+                start=window[0],
+                end=window[1],
+                granularity=granularities(mandate),
+                complex_energy_types=self.complex_types(ean, mandate),
+            )
+        # One window at a time, while the recorder is idle: aggregating a window and
+        # the recorder's inserts would crowd the event loop out of the GIL. Only the
+        # hourly rows outlive the window.
+        async with self._window_slot:
+            await self.async_write_responses(ean, [response])
+
+    async def _async_import_history(self, ean: str, mandate: Mandate) -> None:
+        state = self.state(ean)
+        cursor, history_to = self._plan_history(state, mandate)
         await self.async_save()
         # The progress sensor shows a (re)started import before its first window.
         self.on_change()
-        windows = history_windows(state.cursor, state.history_to)
+        windows = history_windows(cursor, history_to)
         LOGGER.info(
             "Importing history of EAN %s from %s to %s in %d window(s)",
             ean,
-            state.cursor.isoformat(),
-            state.history_to.isoformat(),
+            cursor.isoformat(),
+            history_to.isoformat(),
             len(windows),
         )
         for window_start, window_end in windows:
             while True:
                 try:
-                    async with self._history_slots, self.request_slots:
-                        response = await self._client.get_energy(
-                            ean,
-                            start=window_start,
-                            end=window_end,
-                            granularity=granularities(mandate),
-                            complex_energy_types=self.complex_types(ean, mandate),
-                        )
-                    # One window at a time, while the recorder is idle: aggregating a
-                    # window and the recorder's inserts would crowd the event loop out
-                    # of the GIL. Only the hourly rows outlive the window.
-                    async with self._window_slot:
-                        await self.async_write_responses(ean, [response])
-                        del response
+                    await self._async_import_window(ean, mandate, (window_start, window_end))
                     break
                 except FluviusAuthenticationError:
                     LOGGER.warning("History import of EAN %s paused: credentials refused", ean)
