@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
+from msgspec import Struct
 from msgspec.structs import astuple
 
 from .api import (
@@ -67,9 +68,12 @@ class SeriesKey:
         return cls(ean, Direction.OFFTAKE.value, POWER_REGISTER, POWER_UNIT)
 
 
-@dataclass(frozen=True, slots=True)
-class PowerHour:
-    """One hour of quarter-hour power: mean and extremes in kW."""
+class PowerHour(Struct, frozen=True, gc=False):
+    """One hour of quarter-hour power: mean and extremes in kW.
+
+    A Struct, like the API models: a window makes thousands, and untracked
+    ones give the garbage collector nothing to scan while they wait to be written.
+    """
 
     mean: float
     min: float
