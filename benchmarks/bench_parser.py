@@ -34,6 +34,7 @@ import asyncio
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 import gc
+from operator import attrgetter, itemgetter
 from pathlib import Path
 import sys
 import time
@@ -164,16 +165,20 @@ class Contender(NamedTuple):
     run: Callable[[bytes], tuple[Any, Any]]
 
 
-def _visit(readings: Iterable[Any]) -> tuple[int, float]:
-    """Touch every value once: the count and the sum of the values (index 9)."""
+def _visit(readings: Iterable[Any], value_of: Callable[[Any], Any]) -> tuple[int, float]:
+    """Touch every value once: the count and the sum of the values."""
     count = 0
     checksum = 0.0
     for reading in readings:
         count += 1
-        value = reading[9]
+        value = value_of(reading)
         if value is not None:
             checksum += value
     return count, round(checksum, 3)
+
+
+_VALUE_FIELD = attrgetter("value")  # Reading (a Struct) and the previous Reading tuple
+_VALUE_ITEM = itemgetter(9)  # the peer's flat tuples
 
 
 def _decode(body: bytes) -> tuple[Any, Any]:
@@ -188,7 +193,7 @@ def _decode_aggregate(body: bytes) -> tuple[Any, Any]:
 
 def _decode_visit(body: bytes) -> tuple[Any, Any]:
     response = parse_energy(body)
-    return _visit(response.readings()), response
+    return _visit(response.readings(), _VALUE_FIELD), response
 
 
 def _legacy_aggregate(body: bytes) -> tuple[Any, Any]:
@@ -198,7 +203,7 @@ def _legacy_aggregate(body: bytes) -> tuple[Any, Any]:
 
 def _legacy_visit(body: bytes) -> tuple[Any, Any]:
     response = legacy_parse_energy(body)
-    return _visit(response.readings()), response
+    return _visit(response.readings(), _VALUE_FIELD), response
 
 
 DECODE = Contender("msgspec decode", _decode)
@@ -258,7 +263,7 @@ def _pydantic_contender() -> Contender | None:
 
     def parse_visit(body: bytes) -> tuple[Any, Any]:
         response = GetEnergyResponseApiDataResponse.model_validate_json(body)
-        return _visit(readings(response)), response
+        return _visit(readings(response), _VALUE_ITEM), response
 
     return Contender("fluvius-energy-api (pydantic) + readings", parse_visit)
 

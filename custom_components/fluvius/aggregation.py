@@ -22,6 +22,7 @@ from msgspec.structs import astuple
 from .api import (
     Direction,
     EnergyResponse,
+    MeasurementValue,
     Register,
     Resolution,
     TimeSlice,
@@ -231,6 +232,8 @@ class _Visit:
 # order, so ``enumerate(astuple(...))`` gives their index in these.
 _DIRECTIONS = tuple(Direction)
 _REGISTERS = tuple(Register)
+# ``astuple(registers).count(None)`` when only one register is there (mostly the total).
+_EMPTY_BESIDE_ONE = len(_REGISTERS) - 1
 
 
 class _Collector:
@@ -278,7 +281,14 @@ class _Collector:
                     if registers is None:
                         continue
                     table = tables[direction]
-                    for register, item in enumerate(astuple(registers)):
+                    values_of = astuple(registers)
+                    if values_of[0] is not None and values_of.count(None) == _EMPTY_BESIDE_ONE:
+                        pairs: Iterable[tuple[int, MeasurementValue | None]] = (
+                            (0, values_of[0]),  # the total alone: the usual case, made cheap
+                        )
+                    else:
+                        pairs = enumerate(values_of)
+                    for register, item in pairs:
                         if item is None:
                             continue
                         raw_unit = item.raw_unit

@@ -7,7 +7,8 @@ there are only a handful of them, and the copy is where identifiers sent as
 numbers become strings, absent or null arrays become empty, enums are parsed
 and timestamps that are not UTC are converted. Every malformed body raises
 :class:`FluviusResponseError`, whose message carries msgspec's path to the
-culprit (for example ``... - at `$.data.headpoint.physicalMeters[0].start```).
+culprit, for example ``Object missing required field `start` - at
+`$.data.headpoint.physicalMeters[0].quarterHourlyEnergy[12]```.
 """
 
 from __future__ import annotations

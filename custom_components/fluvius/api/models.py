@@ -15,10 +15,10 @@ unknown keys, like any unknown field, are ignored.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from operator import itemgetter
-from typing import NamedTuple
+from typing import cast
 
 from msgspec import Struct, field
 from msgspec.structs import astuple
@@ -166,7 +166,7 @@ class Headpoint(Struct, frozen=True, gc=False):
             yield sub.ean, None, sub.energy
 
 
-class Reading(NamedTuple):
+class Reading(Struct, frozen=True, gc=False):
     """One value, flattened with everything needed to store or show it."""
 
     ean: str
@@ -194,47 +194,56 @@ class EnergyResponse(Struct, frozen=True, gc=False):
 
         Aggregating a history window walks the slices instead (see the
         integration's ``aggregation``): one object per value is what it avoids.
-        This runs once per value, so it is one generator with the loops inlined.
+        This runs once per value, so its loops are inlined.
         """
         headpoint = self.headpoint
         if headpoint is None:
             return
         ean = headpoint.ean
-        units = Unit.spellings()
+        # A unit is never null, so its lookup never gives None.
+        units = cast("Mapping[str, Unit | str]", Unit.spellings())
         states = ValidationState.spellings()
         factors = GasConversionFactor.spellings()
-        new = tuple.__new__  # skips NamedTuple.__new__'s argument handling
-        for sub_ean, meter_id, series in headpoint.series():
-            for resolution, slices in series.by_resolution():
-                for time_slice in slices:
-                    start = time_slice.start
-                    end = time_slice.end
-                    for measurement in time_slice.raw_measurements or ():
-                        for direction, registers in zip(
-                            _DIRECTIONS, astuple(measurement), strict=True
-                        ):
-                            if registers is None:
-                                continue
-                            for register, item in zip(_REGISTERS, astuple(registers), strict=True):
-                                if item is None:
-                                    continue
-                                yield new(
-                                    Reading,
-                                    (
-                                        ean,
-                                        sub_ean,
-                                        meter_id,
-                                        resolution,
-                                        direction,
-                                        register,
-                                        units[item.raw_unit],
-                                        start,
-                                        end,
-                                        item.value,
-                                        states[item.raw_validation_state],
-                                        factors[item.raw_gas_conversion_factor],
-                                    ),
-                                )
+        pairs: Iterable[tuple[Register, MeasurementValue | None]]
+        for sub_ean, meter_id, resolution, time_slice in _owned_slices(headpoint):
+            start = time_slice.start
+            end = time_slice.end
+            for measurement in time_slice.raw_measurements or ():
+                for direction, registers in zip(_DIRECTIONS, astuple(measurement), strict=True):
+                    if registers is None:
+                        continue
+                    values = astuple(registers)
+                    if values[0] is not None and values.count(None) == _EMPTY_BESIDE_ONE:
+                        pairs = ((Register.TOTAL, values[0]),)  # the usual case, made cheap
+                    else:
+                        pairs = zip(_REGISTERS, values, strict=True)
+                    for register, item in pairs:
+                        if item is None:
+                            continue
+                        yield Reading(
+                            ean,
+                            sub_ean,
+                            meter_id,
+                            resolution,
+                            direction,
+                            register,
+                            units[item.raw_unit],
+                            start,
+                            end,
+                            item.value,
+                            states[item.raw_validation_state],
+                            factors[item.raw_gas_conversion_factor],
+                        )
+
+
+def _owned_slices(
+    headpoint: Headpoint,
+) -> Iterator[tuple[str | None, str | None, Resolution, TimeSlice]]:
+    """(sub-EAN, meter ID, resolution, slice) of every slice under the headpoint."""
+    for sub_ean, meter_id, series in headpoint.series():
+        for resolution, slices in series.by_resolution():
+            for time_slice in slices:
+                yield sub_ean, meter_id, resolution, time_slice
 
 
 # What ``filter`` keeps of (name, field) pairs: the fields present.
@@ -242,6 +251,8 @@ _PRESENT = itemgetter(1)
 # A measurement's fields are the directions, a direction's the registers, in enum order.
 _DIRECTIONS = tuple(Direction)
 _REGISTERS = tuple(Register)
+# ``astuple(registers).count(None)`` when only one register is there (mostly the total).
+_EMPTY_BESIDE_ONE = len(_REGISTERS) - 1
 
 
 class Mandate(Struct, frozen=True, kw_only=True, gc=False):
