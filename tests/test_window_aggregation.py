@@ -122,6 +122,23 @@ async def test_meter_swaps_and_merged_windows_equal_the_previous_aggregation(
         assert decoded(bodies[first:]) == reference(bodies[first:])
 
 
+async def test_gaps_repeats_and_any_order_equal_the_previous_aggregation(
+    simulator: FluviusSimulator,
+) -> None:
+    body = await window_body(
+        simulator, DM_ELECTRICITY, days=2, granularity=Granularity.HOURLY_QUARTERHOURLY.value
+    )
+    document = orjson.loads(body)
+    slices = document["data"]["headpoint"]["physicalMeters"][0]["quarterHourlyEnergy"]
+    del slices[5]
+    slices.append(copy.deepcopy(slices[40]))
+    slices[-1]["measurements"][0]["offtake"]["total"]["value"] = 1.5
+    slices.reverse()
+    changed = orjson.dumps(document)
+    assert decoded([changed]) == reference([changed])
+    assert decoded([body, changed]) == reference([body, changed])
+
+
 async def test_a_decoded_window_leaves_few_objects_to_the_collector(
     simulator: FluviusSimulator,
 ) -> None:
