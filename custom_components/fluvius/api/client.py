@@ -126,7 +126,7 @@ class FluviusClient:
         """Configure endpoints and retry behaviour; nothing is sent yet.
 
         ``run_in_executor(func, body)`` (e.g. ``hass.async_add_executor_job``)
-        keeps the parsing of large energy bodies off the event loop.
+        keeps the decoding of large energy bodies off the event loop.
         """
         self._base_url = base_url.rstrip("/")
         self._run_in_executor = run_in_executor
