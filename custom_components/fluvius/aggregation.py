@@ -24,7 +24,6 @@ from msgspec.structs import astuple
 from .api import (
     Direction,
     EnergyResponse,
-    MeasurementValue,
     Register,
     Resolution,
     TimeSlice,
@@ -235,8 +234,11 @@ class _Visit:
 # order, so ``enumerate(astuple(...))`` gives their index in these.
 _DIRECTIONS = tuple(Direction)
 _REGISTERS = tuple(Register)
-# ``astuple(registers).count(None)`` when only one register is there (mostly the total).
+# ``astuple(registers).count(None)`` when only one register is there (mostly the total):
+# then only the total is looked at.
 _EMPTY_BESIDE_ONE = len(_REGISTERS) - 1
+_TOTAL_ONLY = (0,)
+_EVERY_REGISTER = tuple(range(len(_REGISTERS)))
 
 
 class _Collector:
@@ -277,6 +279,7 @@ class _Collector:
         tables = visit.tables()
         day_ends = visit.day_ends
         state_texts = self._state_text
+        one_less, total_only, every_register = _EMPTY_BESIDE_ONE, _TOTAL_ONLY, _EVERY_REGISTER
         for time_slice in slices:
             start = time_slice.start
             for measurement in time_slice.raw_measurements or ():
@@ -285,13 +288,9 @@ class _Collector:
                         continue
                     table = tables[direction]
                     values_of = astuple(registers)
-                    if values_of[0] is not None and values_of.count(None) == _EMPTY_BESIDE_ONE:
-                        pairs: Iterable[tuple[int, MeasurementValue | None]] = (
-                            (0, values_of[0]),  # the total alone: the usual case, made cheap
-                        )
-                    else:
-                        pairs = enumerate(values_of)
-                    for register, item in pairs:
+                    only_total = values_of[0] is not None and values_of.count(None) == one_less
+                    for register in total_only if only_total else every_register:
+                        item = values_of[register]
                         if item is None:
                             continue
                         raw_unit = item.raw_unit

@@ -15,7 +15,7 @@ unknown keys, like any unknown field, are ignored.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from operator import itemgetter
 from typing import cast
@@ -194,7 +194,8 @@ class EnergyResponse(Struct, frozen=True, gc=False):
 
         Aggregating a history window walks the slices instead (see the
         integration's ``aggregation``): one object per value is what it avoids.
-        This runs once per value, so its loops are inlined.
+        This runs once per value, so the loops are inlined, and a direction
+        object that holds only its total (the usual case) looks at that alone.
         """
         headpoint = self.headpoint
         if headpoint is None:
@@ -204,46 +205,39 @@ class EnergyResponse(Struct, frozen=True, gc=False):
         units = cast("Mapping[str, Unit | str]", Unit.spellings())
         states = ValidationState.spellings()
         factors = GasConversionFactor.spellings()
-        pairs: Iterable[tuple[Register, MeasurementValue | None]]
-        for sub_ean, meter_id, resolution, time_slice in _owned_slices(headpoint):
-            start = time_slice.start
-            end = time_slice.end
-            for measurement in time_slice.raw_measurements or ():
-                for direction, registers in zip(_DIRECTIONS, astuple(measurement), strict=True):
-                    if registers is None:
-                        continue
-                    values = astuple(registers)
-                    if values[0] is not None and values.count(None) == _EMPTY_BESIDE_ONE:
-                        pairs = ((Register.TOTAL, values[0]),)  # the usual case, made cheap
-                    else:
-                        pairs = zip(_REGISTERS, values, strict=True)
-                    for register, item in pairs:
-                        if item is None:
-                            continue
-                        yield Reading(
-                            ean,
-                            sub_ean,
-                            meter_id,
-                            resolution,
-                            direction,
-                            register,
-                            units[item.raw_unit],
-                            start,
-                            end,
-                            item.value,
-                            states[item.raw_validation_state],
-                            factors[item.raw_gas_conversion_factor],
-                        )
-
-
-def _owned_slices(
-    headpoint: Headpoint,
-) -> Iterator[tuple[str | None, str | None, Resolution, TimeSlice]]:
-    """(sub-EAN, meter ID, resolution, slice) of every slice under the headpoint."""
-    for sub_ean, meter_id, series in headpoint.series():
-        for resolution, slices in series.by_resolution():
-            for time_slice in slices:
-                yield sub_ean, meter_id, resolution, time_slice
+        directions, registers_in_order = _DIRECTIONS, _REGISTERS
+        one_less, total_only, every_register = _EMPTY_BESIDE_ONE, _TOTAL_ONLY, _EVERY_REGISTER
+        for sub_ean, meter_id, series in headpoint.series():
+            for resolution, slices in series.by_resolution():
+                for time_slice in slices:
+                    start = time_slice.start
+                    end = time_slice.end
+                    for measurement in time_slice.raw_measurements or ():
+                        for index, registers in enumerate(astuple(measurement)):
+                            if registers is None:
+                                continue
+                            direction = directions[index]
+                            values = astuple(registers)
+                            only_total = values[0] is not None and values.count(None) == one_less
+                            for position in total_only if only_total else every_register:
+                                item = values[position]
+                                if item is None:
+                                    continue
+                                factor = item.raw_gas_conversion_factor
+                                yield Reading(
+                                    ean,
+                                    sub_ean,
+                                    meter_id,
+                                    resolution,
+                                    direction,
+                                    registers_in_order[position],
+                                    units[item.raw_unit],
+                                    start,
+                                    end,
+                                    item.value,
+                                    states[item.raw_validation_state],
+                                    None if factor is None else factors[factor],
+                                )
 
 
 # What ``filter`` keeps of (name, field) pairs: the fields present.
@@ -253,6 +247,8 @@ _DIRECTIONS = tuple(Direction)
 _REGISTERS = tuple(Register)
 # ``astuple(registers).count(None)`` when only one register is there (mostly the total).
 _EMPTY_BESIDE_ONE = len(_REGISTERS) - 1
+_TOTAL_ONLY = (0,)
+_EVERY_REGISTER = tuple(range(len(_REGISTERS)))
 
 
 class Mandate(Struct, frozen=True, kw_only=True, gc=False):
