@@ -1,22 +1,41 @@
-"""Turn flat Fluvius readings into hourly rows for long-term statistics.
+"""Turn decoded Fluvius responses into hourly rows for long-term statistics.
 
 Home Assistant keeps nothing finer than an hour, so quarter-hours are summed
 into UTC hours (only complete hours: all four quarter-hours present), hourly
 gas is taken as is, and a daily value is booked in the hour its day starts
 when no finer detail exists for that day. Pure functions, no Home Assistant.
+
+The slices are walked as decoded: a 185-day quarter-hour window has 35,000+
+values, and an object per value is the cost this module exists to avoid.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from itertools import islice, repeat
+from operator import add, lt, methodcaller, mul
+from typing import cast
 
-from .api.models import Direction, Reading, Register, Resolution, Unit
+from msgspec import Struct
+from msgspec.structs import astuple
+
+from .api import (
+    Direction,
+    EnergyResponse,
+    Register,
+    Resolution,
+    TimeSlice,
+    Unit,
+    ValidationState,
+)
 from .peak import FINAL_VALIDATION_STATES
 
 HOUR = timedelta(hours=1)
+# Later than any slice: no start falls in [_NEVER, _NEVER).
+_NEVER = datetime.max.replace(tzinfo=UTC)
+_FLOOR_HOUR = methodcaller("replace", minute=0, second=0, microsecond=0)
 QUARTER_HOURS_PER_HOUR = 4
 
 # Statistic-id parts per unit; values in other units (kW, kVA, unknown) are not stored.
@@ -52,9 +71,12 @@ class SeriesKey:
         return cls(ean, Direction.OFFTAKE.value, POWER_REGISTER, POWER_UNIT)
 
 
-@dataclass(frozen=True, slots=True)
-class PowerHour:
-    """One hour of quarter-hour power: mean and extremes in kW."""
+class PowerHour(Struct, frozen=True, gc=False):
+    """One hour of quarter-hour power: mean and extremes in kW.
+
+    A Struct, like the API models: a window makes thousands, and untracked
+    ones give the garbage collector nothing to scan while they wait to be written.
+    """
 
     mean: float
     min: float
@@ -89,81 +111,236 @@ def unit_id(unit: Unit | str) -> str | None:
     return _UNIT_IDS.get(unit)
 
 
-def series_key(reading: Reading, *, include_reactive: bool) -> SeriesKey | None:
-    """The statistic a reading belongs to, or None when it is not stored."""
-    unit = unit_id(reading.unit)
-    if unit is None or not isinstance(reading.direction, Direction):
-        return None
-    register = reading.register
-    if register in REACTIVE_REGISTERS:
-        if not include_reactive:
-            return None
-    elif register not in ACTIVE_REGISTERS:
-        return None
-    return SeriesKey(reading.sub_ean or reading.ean, reading.direction.value, str(register), unit)
-
-
 def floor_hour(moment: datetime) -> datetime:
     """The UTC hour a moment falls in."""
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def aggregate(readings: Iterable[Reading], *, include_reactive: bool = False) -> HourlyData:
-    """Aggregate readings into complete hourly rows per statistic.
+def aggregate(responses: Iterable[EnergyResponse], *, include_reactive: bool = False) -> HourlyData:
+    """Aggregate responses (oldest first) into complete hourly rows per statistic.
 
-    A later reading of the same meter and slice replaces an earlier one (newer
+    A later value of the same meter and slice replaces an earlier one (newer
     version); different physical meters at the same instant (a meter swap) add up.
     """
-    quarter: dict[SeriesKey, dict[datetime, dict[str | None, float | None]]] = defaultdict(dict)
-    hourly: dict[SeriesKey, dict[datetime, dict[str | None, float | None]]] = defaultdict(dict)
-    daily: dict[SeriesKey, dict[datetime, dict[str | None, float | None]]] = defaultdict(dict)
-    quarter_states: dict[SeriesKey, dict[datetime, dict[str | None, str | None]]] = defaultdict(
-        dict
-    )
-    day_ends: dict[datetime, datetime] = {}
-    for reading in readings:
-        key = series_key(reading, include_reactive=include_reactive)
-        if key is None:
+    collector = _Collector(include_reactive=include_reactive)
+    for response in responses:
+        headpoint = response.headpoint
+        if headpoint is None:
             continue
-        if reading.resolution is Resolution.QUARTER_HOURLY:
-            target = quarter[key]
-            if _is_power_source(key):
-                state = reading.validation_state
-                quarter_states[key].setdefault(reading.start, {})[reading.meter_id] = (
-                    None if state is None else str(state)
+        for sub_ean, meter_id, series in headpoint.series():
+            for resolution, slices in series.by_resolution():
+                collector.add(
+                    slices, _Visit(collector, resolution, sub_ean or headpoint.ean, meter_id)
                 )
-        elif reading.resolution is Resolution.HOURLY:
-            target = hourly[key]
-        else:
-            target = daily[key]
-            day_ends[reading.start] = reading.end
-        target.setdefault(reading.start, {})[reading.meter_id] = reading.value
+    return collector.result()
 
-    result = HourlyData()
-    for key, slots in quarter.items():
-        combined = _combine(slots)
-        hours, power = _quarters_to_hours(combined)
-        _merge(result.energy, key, hours)
-        if _is_power_source(key):
-            power_key = SeriesKey.power(key.ean)
-            result.power[power_key] = power
-            states = quarter_states[key]
-            result.quarter_hours[power_key] = {
-                start: (value, combined_state(list(states[start].values())))
-                for start, value in combined.items()
-            }
-    for key, slots in hourly.items():
-        _merge(result.energy, key, {h: v for h, v in _combine(slots).items() if v is not None})
-    for key, slots in daily.items():
-        detail = result.energy.get(key, {})
-        booked = {
-            floor_hour(start): value
-            for start, value in _combine(slots).items()
-            if value is not None and not _has_detail(detail, start, day_ends[start])
+
+type _Values = dict[datetime, float | None]
+type _States = dict[datetime, str | None]
+type _Target = tuple[_Values, _States | None] | None
+"""Where one visit writes the values (and states) of one statistic; None: not stored."""
+
+
+class _Slots:
+    """One statistic at one resolution: value (and state) per start, per meter.
+
+    While one physical meter reports (the usual case) the values are one flat
+    dict; a second meter (a meter swap) turns them into {start: {meter: value}}.
+    """
+
+    __slots__ = ("meter", "nested_states", "nested_values", "states", "values")
+
+    def __init__(self, meter: str | None, *, with_states: bool) -> None:
+        self.meter = meter
+        self.values: _Values = {}
+        self.states: _States | None = {} if with_states else None
+        self.nested_values: dict[datetime, dict[str | None, float | None]] | None = None
+        self.nested_states: dict[datetime, dict[str | None, str | None]] = {}
+
+    def target(self, meter: str | None, pending: list[_Fold]) -> tuple[_Values, _States | None]:
+        """The dicts a visit of ``meter`` writes to; other meters' are folded in later."""
+        if self.nested_values is None:
+            if meter == self.meter:
+                return self.values, self.states
+            self.nested_values = {start: {self.meter: v} for start, v in self.values.items()}
+            if self.states is not None:
+                self.nested_states = {start: {self.meter: s} for start, s in self.states.items()}
+        values: _Values = {}
+        states: _States | None = None if self.states is None else {}
+        pending.append(_Fold(self.nested_values, self.nested_states, meter, values, states))
+        return values, states
+
+    def combined(self) -> tuple[dict[datetime, float | None], _States]:
+        """One value per start: the sum over meters (None if any is missing), and its state."""
+        if self.nested_values is None:
+            return self.values, self.states or {}
+        values: dict[datetime, float | None] = {}
+        for start, meters in self.nested_values.items():
+            items = list(meters.values())
+            values[start] = None if None in items else sum(v for v in items if v is not None)
+        states = {
+            start: combined_state(list(m.values())) for start, m in self.nested_states.items()
         }
-        _merge(result.energy, key, booked)
-    _add_totals(result.energy)
-    return result
+        return values, states
+
+
+@dataclass(slots=True)
+class _Fold:
+    """A visit's values of a statistic with several meters, merged when the visit ends."""
+
+    nested_values: dict[datetime, dict[str | None, float | None]]
+    nested_states: dict[datetime, dict[str | None, str | None]]
+    meter: str | None
+    values: _Values
+    states: _States | None
+
+    def apply(self) -> None:
+        """Add the visit's values in the order the visit saw them."""
+        for start, value in self.values.items():
+            self.nested_values.setdefault(start, {})[self.meter] = value
+        for start, state in (self.states or {}).items():
+            self.nested_states.setdefault(start, {})[self.meter] = state
+
+
+class _Visit:
+    """One meter's (or submeter's) slices of one resolution in one response."""
+
+    __slots__ = ("_collector", "_tables", "day_ends", "ean", "meter_id", "resolution")
+
+    def __init__(
+        self, collector: _Collector, resolution: Resolution, ean: str, meter_id: str | None
+    ) -> None:
+        self._collector = collector
+        self.resolution = resolution
+        self.ean = ean
+        self.meter_id = meter_id
+        self.day_ends = collector.day_ends if resolution is Resolution.DAILY else None
+        # [direction][register] -> raw unit -> target, filled on first sight.
+        self._tables: list[list[dict[str, _Target]]] = [[{} for _ in Register] for _ in Direction]
+
+    def tables(self) -> list[list[dict[str, _Target]]]:
+        """The lookup the hot loop consults; :meth:`target` fills it."""
+        return self._tables
+
+    def target(self, direction: int, register: int, raw_unit: str) -> _Target:
+        """Resolve (and remember) where values of this direction, register and unit go."""
+        key = self._collector.key(self.ean, _DIRECTIONS[direction], _REGISTERS[register], raw_unit)
+        target = None if key is None else self._collector.target(self, key)
+        self._tables[direction][register][raw_unit] = target
+        return target
+
+
+# A measurement's fields are the directions and a direction's the registers, in enum
+# order, so ``enumerate(astuple(...))`` gives their index in these.
+_DIRECTIONS = tuple(Direction)
+_REGISTERS = tuple(Register)
+# ``astuple(registers).count(None)`` when only one register is there (mostly the total):
+# then only the total is looked at.
+_EMPTY_BESIDE_ONE = len(_REGISTERS) - 1
+_TOTAL_ONLY = (0,)
+_EVERY_REGISTER = tuple(range(len(_REGISTERS)))
+
+
+class _Collector:
+    """Values per statistic and resolution, gathered slice by slice."""
+
+    def __init__(self, *, include_reactive: bool) -> None:
+        self._stored = ACTIVE_REGISTERS | (REACTIVE_REGISTERS if include_reactive else set())
+        self._slots: dict[Resolution, dict[SeriesKey, _Slots]] = {r: {} for r in Resolution}
+        self._pending: list[_Fold] = []
+        self._state_text: dict[str | None, str | None] = {None: None}
+        self.day_ends: dict[datetime, datetime] = {}
+
+    def key(
+        self, ean: str, direction: Direction, register: Register, raw_unit: str
+    ) -> SeriesKey | None:
+        """The statistic a value belongs to, or None when it is not stored."""
+        unit = unit_id(Unit.parse(raw_unit))
+        if unit is None or register not in self._stored:
+            return None
+        return SeriesKey(ean, direction.value, register.value, unit)
+
+    def target(self, visit: _Visit, key: SeriesKey) -> _Target:
+        by_key = self._slots[visit.resolution]
+        slots = by_key.get(key)
+        if slots is None:
+            with_states = visit.resolution is Resolution.QUARTER_HOURLY and _is_power_source(key)
+            slots = by_key[key] = _Slots(visit.meter_id, with_states=with_states)
+        return slots.target(visit.meter_id, self._pending)
+
+    def state_text(self, raw: str) -> str:
+        """The canonical spelling of a validation state, remembered per raw spelling."""
+        text = str(ValidationState.parse(raw))
+        self._state_text[raw] = text
+        return text
+
+    def add(self, slices: tuple[TimeSlice, ...], visit: _Visit) -> None:
+        """Write every stored value of the slices; the hot loop of the import."""
+        tables = visit.tables()
+        day_ends = visit.day_ends
+        state_texts = self._state_text
+        one_less, total_only, every_register = _EMPTY_BESIDE_ONE, _TOTAL_ONLY, _EVERY_REGISTER
+        for time_slice in slices:
+            start = time_slice.start
+            for measurement in time_slice.raw_measurements or ():
+                for direction, registers in enumerate(astuple(measurement)):
+                    if registers is None:
+                        continue
+                    table = tables[direction]
+                    values_of = astuple(registers)
+                    only_total = values_of[0] is not None and values_of.count(None) == one_less
+                    for register in total_only if only_total else every_register:
+                        item = values_of[register]
+                        if item is None:
+                            continue
+                        raw_unit = item.raw_unit
+                        try:
+                            target = table[register][raw_unit]
+                        except KeyError:
+                            target = visit.target(direction, register, raw_unit)
+                        if target is None:
+                            continue
+                        values, states = target
+                        values[start] = item.value
+                        if states is not None:
+                            raw_state = item.raw_validation_state
+                            text = state_texts.get(raw_state)
+                            if text is None and raw_state is not None:
+                                text = self.state_text(raw_state)
+                            states[start] = text
+                        if day_ends is not None:
+                            day_ends[start] = time_slice.end
+        for fold in self._pending:
+            fold.apply()
+        self._pending.clear()
+
+    def result(self) -> HourlyData:
+        """Complete hours, power and peaks' quarter-hours; daily values where nothing finer exists."""
+        result = HourlyData()
+        for key, slots in self._slots[Resolution.QUARTER_HOURLY].items():
+            combined, states = slots.combined()
+            is_power = _is_power_source(key)
+            energy, power = _quarters_to_hours(combined, with_power=is_power)
+            _merge(result.energy, key, energy)
+            if is_power:
+                power_key = SeriesKey.power(key.ean)
+                result.power[power_key] = power
+                pairs = zip(combined.values(), map(states.__getitem__, combined), strict=True)
+                result.quarter_hours[power_key] = dict(zip(combined, pairs, strict=True))
+        for key, slots in self._slots[Resolution.HOURLY].items():
+            combined, _ = slots.combined()
+            _merge(result.energy, key, {h: v for h, v in combined.items() if v is not None})
+        for key, slots in self._slots[Resolution.DAILY].items():
+            combined, _ = slots.combined()
+            detail = result.energy.get(key, {})
+            booked = {
+                floor_hour(start): value
+                for start, value in combined.items()
+                if value is not None and not _has_detail(detail, start, self.day_ends[start])
+            }
+            _merge(result.energy, key, booked)
+        _add_totals(result.energy)
+        return result
 
 
 def _is_power_source(key: SeriesKey) -> bool:
@@ -178,15 +355,6 @@ def combined_state(states: Sequence[str | None]) -> str | None:
     return next((state for state in states if state not in FINAL_VALIDATION_STATES), states[0])
 
 
-def _combine(slots: dict[datetime, dict[str | None, float | None]]) -> dict[datetime, float | None]:
-    """One value per instant: the sum over physical meters (None if any is missing)."""
-    combined: dict[datetime, float | None] = {}
-    for start, meters in slots.items():
-        values = list(meters.values())
-        combined[start] = None if None in values else sum(v for v in values if v is not None)
-    return combined
-
-
 def _merge(
     target: dict[SeriesKey, dict[datetime, float]], key: SeriesKey, rows: dict[datetime, float]
 ) -> None:
@@ -195,24 +363,80 @@ def _merge(
 
 
 def _quarters_to_hours(
-    values: dict[datetime, float | None],
+    values: dict[datetime, float | None], *, with_power: bool
 ) -> tuple[dict[datetime, float], dict[datetime, PowerHour]]:
     """Sum complete hours; a partial hour (or one with a null value) waits."""
-    groups: dict[datetime, list[float | None]] = defaultdict(list)
+    starts = list(values)
+    hours = _whole_hours(starts)
+    if hours is None:
+        return _grouped_hours(values, with_power=with_power)
+    quarters = iter(values.values())
+    groups = list(zip(quarters, quarters, quarters, quarters, strict=True))
+    if None in values.values():
+        complete = [
+            (hour, group) for hour, group in zip(hours, groups, strict=True) if None not in group
+        ]
+        hours = [hour for hour, _ in complete]
+        groups = [group for _, group in complete]
+    return _hour_rows(hours, cast(list[tuple[float, ...]], groups), with_power=with_power)
+
+
+def _whole_hours(starts: list[datetime]) -> list[datetime] | None:
+    """The hours, when the quarter-hours come as whole hours in order (as windows do).
+
+    That is: the starts increase, every fourth one begins an hour and the three
+    after it fall in that hour. Then the hours are runs of four starts, found
+    with C-level passes over the list instead of one step per quarter-hour.
+    """
+    if not starts or len(starts) % QUARTER_HOURS_PER_HOUR:
+        return None
+    firsts = starts[::QUARTER_HOURS_PER_HOUR]
+    hours = list(map(_FLOOR_HOUR, firsts))
+    if hours != firsts or not all(map(lt, starts, islice(starts, 1, None))):
+        return None
+    hour_ends = map(add, firsts, repeat(HOUR))
+    if not all(map(lt, starts[QUARTER_HOURS_PER_HOUR - 1 :: QUARTER_HOURS_PER_HOUR], hour_ends)):
+        return None
+    return hours
+
+
+def _hour_rows(
+    hours: list[datetime], groups: list[tuple[float, ...]], *, with_power: bool
+) -> tuple[dict[datetime, float], dict[datetime, PowerHour]]:
+    """Energy (and power) rows of complete hours, each group its four quarter-hours."""
+    totals = list(map(sum, groups))
+    energy = dict(zip(hours, totals, strict=True))
+    if not with_power:
+        return energy, {}
+    lows = map(mul, map(min, groups), repeat(4))
+    highs = map(mul, map(max, groups), repeat(4))
+    return energy, dict(zip(hours, map(PowerHour, totals, lows, highs), strict=True))
+
+
+def _grouped_hours(
+    values: dict[datetime, float | None], *, with_power: bool
+) -> tuple[dict[datetime, float], dict[datetime, PowerHour]]:
+    """:func:`_quarters_to_hours` for quarter-hours in any order, with gaps or repeats."""
+    groups: dict[datetime, list[float | None]] = {}
+    hour = hour_end = _NEVER
+    group: list[float | None] = []
     for start, value in values.items():
-        groups[floor_hour(start)].append(value)
-    energy: dict[datetime, float] = {}
-    power: dict[datetime, PowerHour] = {}
-    for hour, group in groups.items():
-        if len(group) != QUARTER_HOURS_PER_HOUR:
-            continue
-        complete = [value for value in group if value is not None]
-        if len(complete) != QUARTER_HOURS_PER_HOUR:
-            continue
-        total = sum(complete)
-        energy[hour] = total
-        power[hour] = PowerHour(mean=total, min=min(complete) * 4, max=max(complete) * 4)
-    return energy, power
+        # Quarter-hours mostly come in order: stay in the current hour while they do.
+        if not hour <= start < hour_end:
+            hour = floor_hour(start)
+            hour_end = hour + HOUR
+            group = groups.setdefault(hour, [])
+        group.append(value)
+    complete = [
+        (start_hour, tuple(quarters))
+        for start_hour, quarters in groups.items()
+        if len(quarters) == QUARTER_HOURS_PER_HOUR and None not in quarters
+    ]
+    return _hour_rows(
+        [hour for hour, _ in complete],
+        cast(list[tuple[float, ...]], [group for _, group in complete]),
+        with_power=with_power,
+    )
 
 
 def _has_detail(detail: dict[datetime, float], start: datetime, end: datetime) -> bool:

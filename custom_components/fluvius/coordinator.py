@@ -39,7 +39,7 @@ from .const import (
     LOGGER,
     MANDATES_UPDATE_INTERVAL,
 )
-from .importer import StatisticsImporter, granularities, local_day, local_midnight, readings_of
+from .importer import StatisticsImporter, granularities, local_day, local_midnight
 from .peak import FINAL_VALIDATION_STATES
 from .repairs import async_update_credentials_issue, async_update_forbidden_issues
 
@@ -330,11 +330,9 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
                 responses.append(
                     await self.client.get_energy(
                         ean,
-                        start,
-                        end,
-                        PeriodType.READ_TIME,
-                        (),
-                        self.importer.complex_types(ean, mandate),
+                        start=start,
+                        end=end,
+                        complex_energy_types=self.importer.complex_types(ean, mandate),
                     )
                 )
             late: list[EnergyResponse] = []
@@ -344,11 +342,11 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
                     late.append(
                         await self.client.get_energy(
                             ean,
-                            insert_from,
-                            now,
-                            PeriodType.INSERT_TIME,
-                            granularities(mandate),
-                            self.importer.complex_types(ean, mandate),
+                            start=insert_from,
+                            end=now,
+                            period_type=PeriodType.INSERT_TIME,
+                            granularity=granularities(mandate),
+                            complex_energy_types=self.importer.complex_types(ean, mandate),
                         )
                     )
         if self.importer.history_done(ean):
@@ -369,6 +367,6 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
         Assistant has started, so a poll (and the entry's setup) never waits for
         them. The poll counts as done for insertTime only once its rows are stored.
         """
-        await self.importer.async_write_readings(ean, lambda: readings_of(responses))
+        await self.importer.async_write_responses(ean, responses)
         self.importer.state(ean).last_poll = polled_at
         await self.importer.async_save()

@@ -8,7 +8,7 @@ persisted after every window, so a restart resumes without gaps or duplicates
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -30,8 +30,6 @@ from .api import (
     FluviusNoAccessError,
     Granularity,
     Mandate,
-    PeriodType,
-    Reading,
 )
 from .const import (
     CONF_HISTORY_MONTHS,
@@ -42,7 +40,7 @@ from .const import (
 )
 from .peak_tracker import PeakTracker
 from .repairs import async_update_credentials_issue
-from .statistics import StatisticsWriter, async_aggregate, async_aggregate_body, storage
+from .statistics import StatisticsWriter, async_aggregate, storage
 
 if TYPE_CHECKING:
     from . import FluviusConfigEntry
@@ -256,8 +254,8 @@ class StatisticsImporter:
                 start = local_midnight(local_day(mandate.data_period_from) + timedelta(days=1))
         return start
 
-    async def _async_import_history(self, ean: str, mandate: Mandate) -> None:
-        state = self.state(ean)
+    def _plan_history(self, state: EanImportState, mandate: Mandate) -> tuple[datetime, datetime]:
+        """Fix the range of a new import (a resumed one keeps it); returns (cursor, end)."""
         now = dt_util.utcnow()
         if state.history_from is None:
             state.history_from = self.history_start(mandate, now)
@@ -270,39 +268,44 @@ class StatisticsImporter:
                 state.last_poll = now
         if state.cursor is None:
             state.cursor = state.history_from
+        return state.cursor, state.history_to
+
+    async def _async_import_window(
+        self, ean: str, mandate: Mandate, window: tuple[datetime, datetime]
+    ) -> None:
+        """Fetch, aggregate and write one window."""
+        async with self._history_slots, self.request_slots:
+            response = await self._client.get_energy(
+                ean,
+                start=window[0],
+                end=window[1],
+                granularity=granularities(mandate),
+                complex_energy_types=self.complex_types(ean, mandate),
+            )
+        # One window at a time, while the recorder is idle: aggregating a window and
+        # the recorder's inserts would crowd the event loop out of the GIL. Only the
+        # hourly rows outlive the window.
+        async with self._window_slot:
+            await self.async_write_responses(ean, [response])
+
+    async def _async_import_history(self, ean: str, mandate: Mandate) -> None:
+        state = self.state(ean)
+        cursor, history_to = self._plan_history(state, mandate)
         await self.async_save()
         # The progress sensor shows a (re)started import before its first window.
         self.on_change()
-        windows = history_windows(state.cursor, state.history_to)
+        windows = history_windows(cursor, history_to)
         LOGGER.info(
             "Importing history of EAN %s from %s to %s in %d window(s)",
             ean,
-            state.cursor.isoformat(),
-            state.history_to.isoformat(),
+            cursor.isoformat(),
+            history_to.isoformat(),
             len(windows),
         )
         for window_start, window_end in windows:
             while True:
                 try:
-                    async with self._history_slots, self.request_slots:
-                        body = await self._client.get_energy_body(
-                            ean,
-                            window_start,
-                            window_end,
-                            PeriodType.READ_TIME,
-                            granularities(mandate),
-                            self.complex_types(ean, mandate),
-                        )
-                    # Parsed and aggregated in one job, so only the hourly rows (not
-                    # the ~10^5 objects of a parsed window) outlive it; then written.
-                    # One window at a time, while the recorder is idle: that job and
-                    # the recorder's inserts would crowd the event loop out of the GIL.
-                    async with self._window_slot:
-                        data = await async_aggregate_body(
-                            self._hass, body, include_reactive=self.include_reactive
-                        )
-                        del body
-                        await self.async_write_data(ean, data)
+                    await self._async_import_window(ean, mandate, (window_start, window_end))
                     break
                 except FluviusAuthenticationError:
                     LOGGER.warning("History import of EAN %s paused: credentials refused", ean)
@@ -337,9 +340,11 @@ class StatisticsImporter:
 
     # Writing --------------------------------------------------------------------
 
-    async def async_write_readings(self, ean: str, readings: Any) -> HourlyData:
-        """Aggregate readings (a callable returning them), update peaks and write the rows."""
-        data = await async_aggregate(self._hass, readings, include_reactive=self.include_reactive)
+    async def async_write_responses(
+        self, ean: str, responses: Sequence[EnergyResponse]
+    ) -> HourlyData:
+        """Aggregate responses (oldest first), update peaks and write the rows."""
+        data = await async_aggregate(self._hass, responses, include_reactive=self.include_reactive)
         return await self.async_write_data(ean, data)
 
     async def async_write_data(self, ean: str, data: HourlyData) -> HourlyData:
@@ -414,9 +419,3 @@ class StatisticsImporter:
         for task in self._tasks.values():
             task.cancel()
         self._tasks.clear()
-
-
-def readings_of(responses: Iterable[EnergyResponse]) -> Iterable[Reading]:
-    """All readings of several responses."""
-    for response in responses:
-        yield from response.readings()

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import math
 from zoneinfo import ZoneInfo
 
-from .api.models import FINAL_VALIDATION_STATES as API_FINAL_STATES
+from .api import FINAL_VALIDATION_STATES as API_FINAL_STATES
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 QUARTER_HOUR = timedelta(minutes=15)

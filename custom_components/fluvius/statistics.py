@@ -9,9 +9,10 @@ same data twice changes nothing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 import inspect
 from typing import Any, Literal
 
@@ -34,9 +35,8 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .aggregation import HourlyData, PowerHour, SeriesKey, aggregate, cumulate
-from .api import Reading, parse_energy
+from .api import EnergyResponse
 from .const import DOMAIN
-from .gc_pause import collector_paused
 
 STORAGE_VERSION = 1
 # States closer than this are the same value (floating-point noise of sums).
@@ -293,28 +293,12 @@ def _row_to_data(row: Any) -> StatisticData:
 
 
 async def async_aggregate(
-    hass: HomeAssistant, readings: Callable[[], Iterable[Reading]], *, include_reactive: bool
+    hass: HomeAssistant, responses: Sequence[EnergyResponse], *, include_reactive: bool
 ) -> HourlyData:
     """Aggregate in an executor thread: a 185-day window has tens of thousands of values."""
     return await hass.async_add_executor_job(
-        lambda: aggregate(readings(), include_reactive=include_reactive)
+        partial(aggregate, responses, include_reactive=include_reactive)
     )
-
-
-async def async_aggregate_body(
-    hass: HomeAssistant, body: bytes, *, include_reactive: bool
-) -> HourlyData:
-    """Parse a GET energy body and aggregate it in one executor job (see gc_pause)."""
-    return await hass.async_add_executor_job(_aggregate_body, body, include_reactive)
-
-
-def _aggregate_body(body: bytes, include_reactive: bool) -> HourlyData:
-    """Only the hourly rows leave the collector pause; the parsed window is freed inside it."""
-    with collector_paused():
-        readings = parse_energy(body).readings()
-        data = aggregate(readings, include_reactive=include_reactive)
-        del readings
-    return data
 
 
 def storage(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:

@@ -30,7 +30,6 @@ from custom_components.fluvius.api import (
     MandateStatus,
     MockMandate,
     PeriodType,
-    parse_energy,
 )
 
 from .conftest import (
@@ -147,9 +146,9 @@ async def test_energy_query_converts_to_utc_and_repeats_multi_values(
     local = ZoneInfo("Europe/Brussels")
     await client.get_energy(
         EAN,
-        datetime(2024, 9, 19, tzinfo=local),
-        datetime(2024, 9, 20, tzinfo=local),
-        PeriodType.INSERT_TIME,
+        start=datetime(2024, 9, 19, tzinfo=local),
+        end=datetime(2024, 9, 20, tzinfo=local),
+        period_type=PeriodType.INSERT_TIME,
         granularity=(Granularity.DAILY, "hourly_quarterhourly"),
         complex_energy_types=(ComplexEnergyType.ACTIVE, ComplexEnergyType.REACTIVE),
     )
@@ -169,7 +168,7 @@ async def test_energy_query_converts_to_utc_and_repeats_multi_values(
 async def test_a_single_string_granularity_is_one_value(
     client: FluviusClient, fake_api: FakeApi
 ) -> None:
-    await client.get_energy(EAN, JAN, JAN + timedelta(days=1), granularity="daily")
+    await client.get_energy(EAN, start=JAN, end=JAN + timedelta(days=1), granularity="daily")
     (call,) = fake_api.calls(ENERGY)
     assert ("granularity", "daily") in call.query
     assert len([k for k, _ in call.query if k == "granularity"]) == 1
@@ -177,11 +176,11 @@ async def test_a_single_string_granularity_is_one_value(
 
 async def test_naive_datetimes_are_rejected(client: FluviusClient, fake_api: FakeApi) -> None:
     with pytest.raises(ValueError, match="naive"):
-        await client.get_energy(EAN, datetime(2025, 1, 1), datetime(2025, 1, 2))
+        await client.get_energy(EAN, start=datetime(2025, 1, 1), end=datetime(2025, 1, 2))
     with pytest.raises(ValueError, match="naive"):
         await client.get_mandates(last_updated_from=datetime(2025, 1, 1))
     with pytest.raises(ValueError, match="after"):
-        await client.get_energy(EAN, JAN, JAN)
+        await client.get_energy(EAN, start=JAN, end=JAN)
     assert fake_api.requests == []
 
 
@@ -232,7 +231,7 @@ async def test_get_energy_splits_long_ranges_oldest_first_and_merges(
         respond(energy_body("2024-07-04T00:00:00Z", "2024-07-04T00:15:00Z")),
         respond(energy_body("2025-01-05T00:00:00Z", "2025-01-05T00:15:00Z")),
     )
-    response = await client.get_energy(EAN, start, end)
+    response = await client.get_energy(EAN, start=start, end=end)
     windows = [dict(call.query) for call in fake_api.calls(ENERGY)]
     assert [(w["from"], w["to"]) for w in windows] == [
         ("2024-01-01T00:00:00Z", "2024-07-04T00:00:00Z"),
@@ -244,41 +243,33 @@ async def test_get_energy_splits_long_ranges_oldest_first_and_merges(
     assert [s.start.day for s in meter.energy.quarter_hourly] == [1, 4, 5]
 
 
-async def test_iter_energy_windows_yields_each_window_as_it_arrives(
-    client: FluviusClient, fake_api: FakeApi
-) -> None:
-    start = datetime(2024, 1, 1, tzinfo=UTC)
-    seen = [
-        len(fake_api.calls(ENERGY))
-        async for _ in client.iter_energy_windows(EAN, start, start + timedelta(days=200))
-    ]
-    assert seen == [1, 2]
-
-
-async def test_get_energy_body_is_one_window_unparsed(
+async def test_one_window_of_185_days_is_one_call_decoded_as_is(
     client: FluviusClient, fake_api: FakeApi
 ) -> None:
     start = datetime(2024, 1, 1, tzinfo=UTC)
     fake_api.script(ENERGY, respond(energy_body("2024-01-01T00:00:00Z", "2024-01-01T00:15:00Z")))
-    body = await client.get_energy_body(
-        EAN, start, start + timedelta(days=185), granularity=iter(["hourly_quarterhourly"])
+    response = await client.get_energy(
+        EAN,
+        start=start,
+        end=start + timedelta(days=185),
+        granularity=iter(["hourly_quarterhourly"]),
     )
     (call,) = fake_api.calls(ENERGY)
     assert dict(call.query)["to"] == "2024-07-04T00:00:00Z"
     assert [value for key, value in call.query if key == "granularity"] == ["hourly_quarterhourly"]
-    response = parse_energy(body)
     assert response.headpoint is not None
     assert response.headpoint.physical_meters[0].energy.quarter_hourly[0].start == start
-    with pytest.raises(ValueError, match="at most 185 days"):
-        await client.get_energy_body(EAN, start, start + timedelta(days=185, seconds=1))
-    assert len(fake_api.calls(ENERGY)) == 1
+    await client.get_energy(EAN, start=start, end=start + timedelta(days=185, seconds=1))
+    assert len(fake_api.calls(ENERGY)) == 3
 
 
 async def test_a_granularity_iterator_reaches_every_window(
     client: FluviusClient, fake_api: FakeApi
 ) -> None:
     start = datetime(2024, 1, 1, tzinfo=UTC)
-    await client.get_energy(EAN, start, start + timedelta(days=200), granularity=iter(["daily"]))
+    await client.get_energy(
+        EAN, start=start, end=start + timedelta(days=200), granularity=iter(["daily"])
+    )
     assert [
         [value for key, value in call.query if key == "granularity"]
         for call in fake_api.calls(ENERGY)
@@ -410,7 +401,7 @@ async def test_400_carries_the_validation_messages(
         ),
     )
     with pytest.raises(FluviusBadRequestError) as caught:
-        await client.get_energy(EAN, JAN, JAN + timedelta(days=1))
+        await client.get_energy(EAN, start=JAN, end=JAN + timedelta(days=1))
     assert caught.value.validation_messages == (
         "'to' must be later than 'from'",
         "'ean' is invalid",
@@ -458,7 +449,7 @@ async def test_404_means_no_valid_access(client: FluviusClient, fake_api: FakeAp
         respond({"Type": "NotFound", "Code": "NoValidAccess", "Message": "No valid access"}, 404),
     )
     with pytest.raises(FluviusNoAccessError, match="no valid access"):
-        await client.get_energy(EAN, JAN, JAN + timedelta(days=1))
+        await client.get_energy(EAN, start=JAN, end=JAN + timedelta(days=1))
     assert len(fake_api.calls(ENERGY)) == 1
 
 
@@ -634,7 +625,7 @@ async def test_malformed_200_body_is_a_response_error_and_not_retried(
 ) -> None:
     fake_api.script(ENERGY, respond_raw(b"<html><body>gateway</body></html>"))
     with pytest.raises(FluviusResponseError, match="not valid JSON"):
-        await client.get_energy(EAN, JAN, JAN + timedelta(days=1))
+        await client.get_energy(EAN, start=JAN, end=JAN + timedelta(days=1))
     assert len(fake_api.calls(ENERGY)) == 1
 
 
@@ -646,7 +637,7 @@ async def test_truncated_200_body_is_a_response_error(
     full = orjson.dumps(energy_body("2025-01-01T00:00:00Z", "2025-01-01T00:15:00Z"))
     fake_api.script(ENERGY, respond_raw(full[: len(full) // 2]))
     with pytest.raises(FluviusResponseError):
-        await client.get_energy(EAN, JAN, JAN + timedelta(days=1))
+        await client.get_energy(EAN, start=JAN, end=JAN + timedelta(days=1))
 
 
 async def test_missing_field_error_names_the_field(
@@ -657,9 +648,10 @@ async def test_missing_field_error_names_the_field(
     del meter["quarterHourlyEnergy"][0]["start"]
     fake_api.script(ENERGY, respond(body))
     with pytest.raises(FluviusResponseError) as caught:
-        await client.get_energy(EAN, JAN, JAN + timedelta(days=1))
+        await client.get_energy(EAN, start=JAN, end=JAN + timedelta(days=1))
     assert str(caught.value) == (
-        "data.headpoint.physicalMeters[0].quarterHourlyEnergy[0].start missing"
+        "response body does not match the API's model: Object missing required field `start`"
+        " - at `$.data.headpoint.physicalMeters[0].quarterHourlyEnergy[0]`"
     )
 
 
@@ -752,9 +744,9 @@ async def test_large_energy_bodies_are_parsed_through_the_executor_hook(
         for hour in range(24)
     ] * 8
     fake_api.script(ENERGY, respond(small), respond(large))
-    await client.get_energy(EAN, JAN, JAN + timedelta(days=1))
+    await client.get_energy(EAN, start=JAN, end=JAN + timedelta(days=1))
     assert jobs == []
-    response = await client.get_energy(EAN, JAN, JAN + timedelta(days=1))
+    response = await client.get_energy(EAN, start=JAN, end=JAN + timedelta(days=1))
     assert len(jobs) == 1
     assert jobs[0] >= 256 * 1024
     assert response.headpoint is not None

@@ -24,6 +24,8 @@ from custom_components.fluvius.api import (
     Credentials,
     Direction,
     EnergyResponse,
+    EnergySeries,
+    EnergyType,
     FluviusAuthenticationError,
     FluviusBadRequestError,
     FluviusClient,
@@ -33,10 +35,15 @@ from custom_components.fluvius.api import (
     FluviusRateLimitError,
     FluviusResponseError,
     FluviusServerError,
+    Headpoint,
+    HeadpointType,
+    Measurement,
+    MeasurementValue,
+    PhysicalMeter,
     Reading,
     Register,
-    Resolution,
-    Unit,
+    RegisterValues,
+    TimeSlice,
     parse_energy,
     parse_mandates,
     parse_mock_mandate,
@@ -181,23 +188,38 @@ def _expected_readings(document: dict[str, Any]) -> list[tuple[Any, ...]]:
             for item in owner.get(key) or []:
                 start = datetime.fromisoformat(item["start"]).astimezone(UTC)
                 for measurement in item.get("measurements") or []:
-                    for direction, registers in measurement.items():
-                        for register, value in (registers or {}).items():
-                            if value is None:
-                                continue
-                            number = value["value"]
-                            out.append(
-                                (
-                                    sub_ean,
-                                    meter_id,
-                                    resolution,
-                                    direction.casefold(),
-                                    register.casefold(),
-                                    value["unit"].casefold(),
-                                    start,
-                                    None if number is None else float(number),
-                                )
-                            )
+                    out.extend(_expected_values(sub_ean, meter_id, resolution, start, measurement))
+    return out
+
+
+def _expected_values(
+    sub_ean: str | None,
+    meter_id: str | None,
+    resolution: str,
+    start: datetime,
+    measurement: dict[str, Any],
+) -> list[tuple[Any, ...]]:
+    """A measurement's values: documented keys only (others are ignored), in enum order."""
+    out = []
+    for direction in Direction:
+        registers = measurement.get(direction.value) or {}
+        for register in Register:
+            value = registers.get(register.value)
+            if value is None:
+                continue
+            number = value["value"]
+            out.append(
+                (
+                    sub_ean,
+                    meter_id,
+                    resolution,
+                    direction.value,
+                    register.value,
+                    value["unit"].casefold(),
+                    start,
+                    None if number is None else float(number),
+                )
+            )
     return out
 
 
@@ -290,6 +312,7 @@ _not_object = _json.filter(lambda value: not isinstance(value, dict))
 _no_data = st.dictionaries(_words.filter(lambda word: word != "data"), _json, max_size=3)
 _no_token = st.dictionaries(_words.filter(lambda word: word != "access_token"), _json, max_size=3)
 _PARSERS = (parse_energy, parse_mandates, parse_mock_mandate, parse_token)
+_NOT_AN_OBJECT = "Expected `object`"
 
 
 def _clear(error: FluviusResponseError, *phrases: str) -> None:
@@ -315,7 +338,7 @@ def test_json_that_is_not_an_object_says_so(value: Any) -> None:
     for parse in _PARSERS:
         with pytest.raises(FluviusResponseError) as caught:
             parse(body)
-        _clear(caught.value, "is not an object")
+        _clear(caught.value, _NOT_AN_OBJECT)
 
 
 @FEW
@@ -324,10 +347,10 @@ def test_objects_without_their_main_member_name_it(document: Any, token: Any) ->
     for parse in (parse_energy, parse_mandates, parse_mock_mandate):
         with pytest.raises(FluviusResponseError) as caught:
             parse(orjson.dumps(document))
-        _clear(caught.value, "response body.data missing")
+        _clear(caught.value, "Object missing required field `data`")
     with pytest.raises(FluviusResponseError) as caught:
         parse_token(orjson.dumps(token))
-    _clear(caught.value, "access_token missing")
+    _clear(caught.value, "Object missing required field `access_token`")
 
 
 # --- the client: any status and body, only documented errors --------------------------
@@ -436,7 +459,7 @@ def _call(
     result: EnergyResponse | FluviusError
     try:
         result = loop.run_until_complete(
-            client.get_energy("541440110000000000", start, start + timedelta(days=1))
+            client.get_energy("541440110000000000", start=start, end=start + timedelta(days=1))
         )
     except FluviusError as err:
         result = err
@@ -494,22 +517,23 @@ BASE_HOUR = datetime(2026, 3, 29, 0, tzinfo=UTC)
 QUARTER = timedelta(minutes=15)
 
 
-def _quarter(index: int, value: float | None, register: Register = Register.TOTAL) -> Reading:
+def _quarter(index: int, value: float | None, register: Register = Register.TOTAL) -> TimeSlice:
     start = BASE_HOUR + index * QUARTER
-    return Reading(
-        "541440110000000000",
-        None,
-        "meter-1",
-        Resolution.QUARTER_HOURLY,
-        Direction.OFFTAKE,
-        register,
-        Unit.KWH,
-        start,
-        start + QUARTER,
-        value,
-        "READ",
-        None,
+    item = MeasurementValue(value=value, raw_unit="kWh", raw_validation_state="READ")
+    registers = RegisterValues(**{register.value: item})
+    return TimeSlice(start, start + QUARTER, (Measurement(offtake=registers),))
+
+
+def _response(slices: list[TimeSlice]) -> list[EnergyResponse]:
+    """One digital meter's quarter-hours, in the order given."""
+    meter = PhysicalMeter("1", "meter-1", EnergySeries(quarter_hourly=tuple(slices)))
+    headpoint = Headpoint(
+        type=HeadpointType.METERING_ON_METER,
+        ean="541440110000000000",
+        energy_type=EnergyType.ELECTRICITY,
+        physical_meters=(meter,),
     )
+    return [EnergyResponse(fetch_time=None, headpoint=headpoint)]
 
 
 # Per quarter of up to six hours: absent (missing from the response), null, or a value.
@@ -533,11 +557,11 @@ def _complete_hours(quarters: list[Any]) -> dict[datetime, list[float]]:
     return hours
 
 
-def _readings(quarters: list[Any], order: random.Random) -> list[Reading]:
+def _readings(quarters: list[Any], order: random.Random) -> list[EnergyResponse]:
     """The present quarter-hours in any order: the API promises none."""
-    readings = [_quarter(i, value) for i, value in enumerate(quarters) if value != "absent"]
-    order.shuffle(readings)
-    return readings
+    slices = [_quarter(i, value) for i, value in enumerate(quarters) if value != "absent"]
+    order.shuffle(slices)
+    return _response(slices)
 
 
 @FEW
@@ -578,11 +602,11 @@ def test_cumulative_sums_never_decrease_for_non_negative_data(
 @FEW
 @given(_quarters, _quarters)
 def test_day_and_night_without_total_add_up_to_the_total(day: list[Any], night: list[Any]) -> None:
-    readings = [
+    slices = [
         *(_quarter(i, value, Register.DAY) for i, value in enumerate(day) if value != "absent"),
         *(_quarter(i, value, Register.NIGHT) for i, value in enumerate(night) if value != "absent"),
     ]
-    energy = aggregate(readings).energy
+    energy = aggregate(_response(slices)).energy
     totals = next((rows for key, rows in energy.items() if key.register == "total"), {})
     both = _complete_hours(day).keys() & _complete_hours(night).keys()
     assert sorted(totals) == sorted(both)

@@ -83,7 +83,7 @@ async def test_dm_electricity_quarter_hours_offtake_and_injection(
     now = simulator.now()
     start, end = local_midnight(12, now), local_midnight(9, now)
     response = await sim_client.get_energy(
-        DM_ELECTRICITY, start, end, granularity=[Granularity.HOURLY_QUARTERHOURLY]
+        DM_ELECTRICITY, start=start, end=end, granularity=[Granularity.HOURLY_QUARTERHOURLY]
     )
     headpoint = response.headpoint
     assert headpoint is not None
@@ -95,7 +95,7 @@ async def test_dm_electricity_quarter_hours_offtake_and_injection(
     assert {r.direction for r in readings} == {Direction.OFFTAKE, Direction.INJECTION}
     assert comparable(readings) == truth(simulator, DM_ELECTRICITY, start, end)
 
-    daily = await sim_client.get_energy(DM_ELECTRICITY, start, end, granularity=["daily"])
+    daily = await sim_client.get_energy(DM_ELECTRICITY, start=start, end=end, granularity=["daily"])
     assert comparable(daily.readings()) == truth(
         simulator, DM_ELECTRICITY, start, end, granularity="daily"
     )
@@ -108,7 +108,7 @@ async def test_dm_gas_hourly_m3_and_kwh_with_conversion_factor(
     now = simulator.now()
     start, end = local_midnight(8, now), local_midnight(5, now)
     response = await sim_client.get_energy(
-        DM_GAS, start, end, granularity=[Granularity.HOURLY_QUARTERHOURLY]
+        DM_GAS, start=start, end=end, granularity=[Granularity.HOURLY_QUARTERHOURLY]
     )
     assert response.headpoint is not None
     assert response.headpoint.energy_type is EnergyType.GAS
@@ -128,8 +128,8 @@ async def test_amr_offtake_with_reactive_energy(
     start, end = local_midnight(10, now), local_midnight(8, now)
     response = await sim_client.get_energy(
         AMR_OFFTAKE,
-        start,
-        end,
+        start=start,
+        end=end,
         granularity=[Granularity.HOURLY_QUARTERHOURLY],
         complex_energy_types=[ComplexEnergyType.ACTIVE, ComplexEnergyType.REACTIVE],
     )
@@ -148,8 +148,8 @@ async def test_amr_injection_with_pv_production_and_auxiliary_submeters(
     start, end = local_midnight(10, now), local_midnight(8, now)
     response = await sim_client.get_energy(
         AMR_INJECTION_PV,
-        start,
-        end,
+        start=start,
+        end=end,
         granularity=[Granularity.HOURLY_QUARTERHOURLY],
         complex_energy_types=[ComplexEnergyType.ACTIVE, ComplexEnergyType.REACTIVE],
     )
@@ -171,9 +171,9 @@ async def test_daily_only_mandate_refuses_quarter_hours(
     start, end = local_midnight(10, now), local_midnight(5, now)
     with pytest.raises(FluviusNoAccessError):
         await sim_client.get_energy(
-            DM_DAILY_ONLY, start, end, granularity=[Granularity.HOURLY_QUARTERHOURLY]
+            DM_DAILY_ONLY, start=start, end=end, granularity=[Granularity.HOURLY_QUARTERHOURLY]
         )
-    response = await sim_client.get_energy(DM_DAILY_ONLY, start, end)
+    response = await sim_client.get_energy(DM_DAILY_ONLY, start=start, end=end)
     assert comparable(response.readings()) == truth(
         simulator, DM_DAILY_ONLY, start, end, granularity="daily"
     )
@@ -187,7 +187,9 @@ async def test_three_years_arrive_in_185_day_windows_and_merge_to_the_truth(
     end = local_midnight(0, now)
     start = end - timedelta(days=1095)
     simulator.reset_stats()
-    response = await sim_client.get_energy(DM_ELECTRICITY, start, end, granularity=["daily"])
+    response = await sim_client.get_energy(
+        DM_ELECTRICITY, start=start, end=end, granularity=["daily"]
+    )
     calls = energy_calls(simulator)
     assert len(calls) == math.ceil(1095 / 185) == 6
     assert all(call.status == 200 for call in calls)
@@ -231,7 +233,7 @@ async def test_rate_limit_fault_is_waited_out(
     simulator.faults.add(Fault(kind="status", status=429, retry_after="1", path=ENERGY, count=2))
     now = simulator.now()
     response = await sim_client.get_energy(
-        DM_ELECTRICITY, local_midnight(6, now), local_midnight(5, now)
+        DM_ELECTRICITY, start=local_midnight(6, now), end=local_midnight(5, now)
     )
     assert response.headpoint is not None
     assert sleeps == [1.0, 1.0]
@@ -255,7 +257,9 @@ async def test_broken_bodies_are_response_errors(
     simulator.faults.add(Fault(kind=kind, path=ENERGY, count=1))  # type: ignore[arg-type]
     now = simulator.now()
     with pytest.raises(FluviusResponseError):
-        await sim_client.get_energy(DM_ELECTRICITY, local_midnight(6, now), local_midnight(5, now))
+        await sim_client.get_energy(
+            DM_ELECTRICITY, start=local_midnight(6, now), end=local_midnight(5, now)
+        )
 
 
 async def test_connection_reset_fault_is_retried(

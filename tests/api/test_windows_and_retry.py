@@ -13,12 +13,13 @@ from custom_components.fluvius.api import (
     EnergySeries,
     Headpoint,
     HeadpointType,
+    Measurement,
     MeasurementValue,
     PhysicalMeter,
+    RegisterValues,
     SubHeadpoint,
     SubHeadpointKind,
     TimeSlice,
-    Unit,
     format_datetime,
     merge_energy_responses,
     split_windows,
@@ -56,7 +57,7 @@ def _slice(hour: int, value: float) -> TimeSlice:
     return TimeSlice(
         start,
         start + timedelta(hours=1),
-        ({"offtake": {"total": MeasurementValue(value, Unit.KWH)}},),
+        (Measurement(offtake=RegisterValues(total=MeasurementValue(value=value, raw_unit="kWh"))),),
     )
 
 
@@ -100,7 +101,10 @@ def test_merge_concatenates_per_meter_and_submeter_sorted_and_deduplicated() -> 
     assert meter_a.meter_id == "A"
     assert [s.start.hour for s in meter_a.energy.hourly] == [0, 1, 2]
     # The later window wins for a repeated slice.
-    assert meter_a.energy.hourly[1].measurements[0]["offtake"]["total"].value == 9.0
+    offtake = meter_a.energy.hourly[1].measurements[0].offtake
+    assert offtake is not None
+    assert offtake.total is not None
+    assert offtake.total.value == 9.0
     assert [s.start.hour for s in meter_b.energy.hourly] == [2]
     assert len(headpoint.energy.daily) == 1
     s1, s2 = headpoint.sub_headpoints

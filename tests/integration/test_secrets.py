@@ -135,7 +135,7 @@ async def test_no_secret_in_logs_diagnostics_repairs_or_errors(
     # An error the client raises on its own (403).
     now = dt_util.utcnow()
     try:
-        await entry.runtime_data.client.get_energy(REFUSED, now - timedelta(hours=2), now)
+        await entry.runtime_data.client.get_energy(REFUSED, start=now - timedelta(hours=2), end=now)
     except FluviusError as err:
         errors.append(err)
     errors.extend(

@@ -1,4 +1,10 @@
-"""Async client of the Fluvius metering-data API, independent of Home Assistant."""
+"""Async client of the Fluvius metering-data API, independent of Home Assistant.
+
+It needs aiohttp and msgspec only. The public surface is what ``__all__`` lists:
+:class:`FluviusClient` (``get_mandates``, ``get_energy``, ``create_mock_mandate``),
+the typed models it returns, the ``parse_*`` decoders for callers that fetch the
+bytes themselves, :func:`split_windows` and the exception hierarchy.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,34 @@ from .const import (
     TOKEN_REFRESH_MARGIN,
     TOKEN_URL_TEMPLATE,
 )
+from .decoder import (
+    parse_datetime,
+    parse_energy,
+    parse_error,
+    parse_mandates,
+    parse_mock_mandate,
+    parse_token,
+)
+from .enums import (
+    FINAL_VALIDATION_STATES,
+    CaseInsensitiveEnum,
+    ComplexEnergyType,
+    DataServiceType,
+    Direction,
+    EnergyType,
+    GasConversionFactor,
+    Granularity,
+    HeadpointType,
+    InstallationType,
+    MandateStatus,
+    PeriodType,
+    Register,
+    RenewalStatus,
+    Resolution,
+    SubHeadpointKind,
+    Unit,
+    ValidationState,
+)
 from .exceptions import (
     FluviusAuthenticationError,
     FluviusBadRequestError,
@@ -31,42 +65,18 @@ from .exceptions import (
 )
 from .merge import merge_energy_responses
 from .models import (
-    FINAL_VALIDATION_STATES,
-    ComplexEnergyType,
-    DataServiceType,
-    Direction,
     EnergyResponse,
     EnergySeries,
-    EnergyType,
-    GasConversionFactor,
-    Granularity,
     Headpoint,
-    HeadpointType,
-    InstallationType,
     Mandate,
-    MandateStatus,
     Measurement,
     MeasurementValue,
     MockMandate,
-    PeriodType,
     PhysicalMeter,
     Reading,
-    Register,
-    RenewalStatus,
-    Resolution,
+    RegisterValues,
     SubHeadpoint,
-    SubHeadpointKind,
     TimeSlice,
-    Unit,
-    ValidationState,
-)
-from .parser import (
-    parse_datetime,
-    parse_energy,
-    parse_error,
-    parse_mandates,
-    parse_mock_mandate,
-    parse_token,
 )
 
 __all__ = [
@@ -83,6 +93,7 @@ __all__ = [
     "TOKEN_MAX_LIFETIME",
     "TOKEN_REFRESH_MARGIN",
     "TOKEN_URL_TEMPLATE",
+    "CaseInsensitiveEnum",
     "ComplexEnergyType",
     "Credentials",
     "DataServiceType",
@@ -114,6 +125,7 @@ __all__ = [
     "PhysicalMeter",
     "Reading",
     "Register",
+    "RegisterValues",
     "RenewalStatus",
     "Resolution",
     "SubHeadpoint",

@@ -15,8 +15,8 @@ import time
 import aiohttp
 
 from .const import TOKEN_MAX_LIFETIME, TOKEN_REFRESH_MARGIN, TOKEN_URL_TEMPLATE
+from .decoder import parse_error, parse_token
 from .exceptions import FluviusAuthenticationError, FluviusResponseError
-from .parser import parse_error, parse_token
 from .transport import Transport
 
 _LOGGER = logging.getLogger(__name__)

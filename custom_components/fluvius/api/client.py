@@ -8,13 +8,13 @@ other status to the exception hierarchy in :mod:`.exceptions`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 import logging
 
 import aiohttp
-import orjson
+import msgspec
 
 from .auth import TokenProvider
 from .const import (
@@ -26,6 +26,16 @@ from .const import (
     PATH_MOCK_MANDATE,
     SANDBOX_BASE_URL,
 )
+from .decoder import parse_energy, parse_error, parse_mandates, parse_mock_mandate
+from .enums import (
+    ComplexEnergyType,
+    DataServiceType,
+    EnergyType,
+    Granularity,
+    MandateStatus,
+    PeriodType,
+    RenewalStatus,
+)
 from .exceptions import (
     FluviusAuthenticationError,
     FluviusBadRequestError,
@@ -35,25 +45,13 @@ from .exceptions import (
     FluviusServerError,
 )
 from .merge import merge_energy_responses
-from .models import (
-    ComplexEnergyType,
-    DataServiceType,
-    EnergyResponse,
-    EnergyType,
-    Granularity,
-    Mandate,
-    MandateStatus,
-    MockMandate,
-    PeriodType,
-    RenewalStatus,
-)
-from .parser import parse_energy, parse_error, parse_mandates, parse_mock_mandate
+from .models import EnergyResponse, Mandate, MockMandate
 from .transport import QueryParams, RetryPolicy, Sleep, Transport
 
 _LOGGER = logging.getLogger(__name__)
 
-# Energy bodies from this size on are parsed through ``run_in_executor`` when given:
-# a 185-day quarter-hour body takes a noticeable fraction of a second of CPU.
+# Energy bodies from this size on are decoded through ``run_in_executor`` when given:
+# decoding a 185-day quarter-hour body (4 MB) holds the GIL for tens of milliseconds.
 OFFLOAD_PARSE_BYTES = 256 * 1024
 
 type ParseJob = Callable[[Callable[[bytes], EnergyResponse], bytes], Awaitable[EnergyResponse]]
@@ -128,7 +126,7 @@ class FluviusClient:
         """Configure endpoints and retry behaviour; nothing is sent yet.
 
         ``run_in_executor(func, body)`` (e.g. ``hass.async_add_executor_job``)
-        keeps the parsing of large energy bodies off the event loop.
+        keeps the decoding of large energy bodies off the event loop.
         """
         self._base_url = base_url.rstrip("/")
         self._run_in_executor = run_in_executor
@@ -207,71 +205,37 @@ class FluviusClient:
         body = await self._request("GET", PATH_MANDATES, params=params)
         return parse_mandates(body)
 
-    async def get_energy(  # noqa: PLR0917 - the documented call shape
+    async def get_energy(
         self,
         ean: str,
+        *,
         start: datetime,
         end: datetime,
         period_type: PeriodType | str = PeriodType.READ_TIME,
         granularity: Iterable[Granularity | str] = (),
         complex_energy_types: Iterable[ComplexEnergyType | str] = (),
     ) -> EnergyResponse:
-        """Fetch [start, end) in windows of at most 185 days and merge them into one."""
-        responses = [
-            response
-            async for response in self.iter_energy_windows(
-                ean, start, end, period_type, granularity, complex_energy_types
-            )
-        ]
+        """Fetch [start, end) and decode it; longer than 185 days, window by window.
+
+        Windows come from :func:`split_windows`, oldest first, and are merged
+        into one response. Omitting ``granularity`` asks for every granularity
+        the access allows; ``complex_energy_types`` matters for AMR electricity only.
+        """
+        fixed = [("ean", ean), ("periodType", str(period_type))]
+        filters = [("granularity", value) for value in _values(granularity)]
+        filters.extend(("complexEnergyTypes", value) for value in _values(complex_energy_types))
+        responses = []
+        for window_start, window_end in split_windows(start, end):
+            window = [("from", format_datetime(window_start)), ("to", format_datetime(window_end))]
+            responses.append(await self._get_energy_window([*fixed, *window, *filters]))
         return merge_energy_responses(responses)
 
-    async def iter_energy_windows(  # noqa: PLR0917 - same shape as get_energy
-        self,
-        ean: str,
-        start: datetime,
-        end: datetime,
-        period_type: PeriodType | str = PeriodType.READ_TIME,
-        granularity: Iterable[Granularity | str] = (),
-        complex_energy_types: Iterable[ComplexEnergyType | str] = (),
-    ) -> AsyncIterator[EnergyResponse]:
-        """Yield each window's response, oldest first, as soon as it arrives."""
-        granularities = _values(granularity)
-        complex_types = _values(complex_energy_types)
-        for window_start, window_end in split_windows(start, end):
-            body = await self.get_energy_body(
-                ean, window_start, window_end, period_type, granularities, complex_types
-            )
-            if self._run_in_executor is not None and len(body) >= OFFLOAD_PARSE_BYTES:
-                yield await self._run_in_executor(parse_energy, body)
-            else:
-                yield parse_energy(body)
-
-    async def get_energy_body(  # noqa: PLR0917 - same shape as get_energy
-        self,
-        ean: str,
-        start: datetime,
-        end: datetime,
-        period_type: PeriodType | str = PeriodType.READ_TIME,
-        granularity: Iterable[Granularity | str] = (),
-        complex_energy_types: Iterable[ComplexEnergyType | str] = (),
-    ) -> bytes:
-        """Fetch one window of at most 185 days and return its JSON body unparsed.
-
-        For callers that parse it with :func:`parse_energy` in a worker thread
-        together with their own processing of the result, so the parsed models
-        never outlive that thread's job.
-        """
-        if len(split_windows(start, end)) != 1:
-            raise ValueError(f"one call covers at most {MAX_WINDOW.days} days")
-        params: list[tuple[str, str]] = [
-            ("ean", ean),
-            ("periodType", str(period_type)),
-            ("from", format_datetime(start)),
-            ("to", format_datetime(end)),
-        ]
-        params.extend(("granularity", value) for value in _values(granularity))
-        params.extend(("complexEnergyTypes", value) for value in _values(complex_energy_types))
-        return await self._request("GET", PATH_ENERGY, params=params)
+    async def _get_energy_window(self, query: list[tuple[str, str]]) -> EnergyResponse:
+        """One GET energy call, decoded in the executor when the body is large."""
+        body = await self._request("GET", PATH_ENERGY, params=query)
+        if self._run_in_executor is not None and len(body) >= OFFLOAD_PARSE_BYTES:
+            return await self._run_in_executor(parse_energy, body)
+        return parse_energy(body)
 
     async def create_mock_mandate(self, mock: MockMandate) -> str:
         """Create a fictitious access in the sandbox; returns the reported status."""
@@ -291,7 +255,9 @@ class FluviusClient:
         ):
             if moment is not None:
                 payload[name] = format_datetime(moment)
-        body = await self._request("POST", PATH_MOCK_MANDATE, json_body=orjson.dumps(payload))
+        body = await self._request(
+            "POST", PATH_MOCK_MANDATE, json_body=msgspec.json.encode(payload)
+        )
         return parse_mock_mandate(body)
 
     # --- the one place that talks HTTP -----------------------------------------

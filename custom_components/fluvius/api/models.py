@@ -1,242 +1,117 @@
-"""Typed models of the Fluvius API's mandate and energy responses.
+"""Typed models of the Fluvius API's mandate and energy responses, as msgspec Structs.
 
-Enumerations are matched case-insensitively; a value the API adds later is kept
-as its raw string instead of failing, so every enum-typed field is ``Enum | str``.
+The records that exist once per slice or value (:class:`TimeSlice`,
+:class:`Measurement`, :class:`RegisterValues`, :class:`MeasurementValue`) are
+what the decoder builds straight from the JSON, so they hold what was sent:
+enum-valued fields keep the raw spelling in a ``raw_*`` field and a property
+parses it (cached, see :mod:`.enums`). That keeps per-value work out of the
+decoder. Every Struct is declared ``gc=False``: a decoded window holds no
+reference cycles, so the cyclic collector has no reason to track its tens of
+thousands of objects.
 
-The three records that exist once per value or slice (``MeasurementValue``,
-``TimeSlice``, ``Reading``) are named tuples rather than frozen dataclasses:
-equally immutable, but several times cheaper to create, and a 185-day
-quarter-hour response creates tens of thousands of each.
+Direction and register keys are the field names the reference documents;
+unknown keys, like any unknown field, are ignored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from datetime import datetime
-from enum import StrEnum
-from typing import NamedTuple
+from operator import itemgetter
+from typing import cast
+
+from msgspec import Struct, field
+from msgspec.structs import astuple
+
+from .enums import (
+    DataServiceType,
+    Direction,
+    EnergyType,
+    GasConversionFactor,
+    HeadpointType,
+    InstallationType,
+    MandateStatus,
+    Register,
+    RenewalStatus,
+    Resolution,
+    SubHeadpointKind,
+    Unit,
+    ValidationState,
+)
 
 
-class _CaseInsensitiveEnum(StrEnum):
-    """StrEnum that parses its values case-insensitively and keeps unknown ones raw."""
-
-    @classmethod
-    def parse(cls, raw: str) -> _CaseInsensitiveEnum | str:
-        """Return the member whose value matches ``raw`` ignoring case, else ``raw``."""
-        member = _LOOKUP.get(cls, {}).get(raw.casefold())
-        if member is None:
-            lookup = {m.value.casefold(): m for m in cls}
-            _LOOKUP[cls] = lookup
-            member = lookup.get(raw.casefold())
-        return raw if member is None else member
-
-
-_LOOKUP: dict[type[_CaseInsensitiveEnum], dict[str, _CaseInsensitiveEnum]] = {}
-
-
-class EnergyType(_CaseInsensitiveEnum):
-    """Energy carrier of an EAN."""
-
-    ELECTRICITY = "E"
-    GAS = "G"
-
-
-class MandateStatus(_CaseInsensitiveEnum):
-    """Status of an access (mandate)."""
-
-    REQUESTED = "Requested"
-    APPROVED = "Approved"
-    REJECTED = "Rejected"
-    FINISHED = "Finished"
-
-
-class RenewalStatus(_CaseInsensitiveEnum):
-    """Renewal state, present only in the three months before expiry."""
-
-    TO_BE_RENEWED = "ToBeRenewed"
-    RENEWAL_REQUESTED = "RenewalRequested"
-    EXPIRED = "Expired"
-
-
-class DataServiceType(_CaseInsensitiveEnum):
-    """Detail of an access: daily, or quarter-hour (electricity) / hour (gas)."""
-
-    DAILY = "VH_dag"
-    QUARTER_HOURLY = "VH_kwartier_uur"
-
-
-class PeriodType(_CaseInsensitiveEnum):
-    """Whether GET energy selects by measurement time or by arrival time."""
-
-    READ_TIME = "readTime"
-    INSERT_TIME = "insertTime"
-
-
-class Granularity(_CaseInsensitiveEnum):
-    """Granularity filter of GET energy."""
-
-    DAILY = "daily"
-    HOURLY_QUARTERHOURLY = "hourly_quarterhourly"
-
-
-class ComplexEnergyType(_CaseInsensitiveEnum):
-    """Active and/or reactive energy (reactive exists for AMR electricity only)."""
-
-    ACTIVE = "active"
-    REACTIVE = "reactive"
-
-
-class HeadpointType(_CaseInsensitiveEnum):
-    """The ``$type`` of a headpoint: where the data sits."""
-
-    METERING_ON_METER = "metering-on-meter"
-    METERING_ON_HEADPOINT = "metering-on-headpoint"
-    METERING_ON_HEADPOINT_AND_METER = "metering-on-headpoint-and-meter"
-
-
-class SubHeadpointKind(_CaseInsensitiveEnum):
-    """The ``$type`` of a submeter under an AMR headpoint."""
-
-    PRODUCTION = "submetering-production"
-    AUXILIARY = "submetering-auxiliary"
-    OFFTAKE = "submetering-offtake"
-
-
-class Direction(_CaseInsensitiveEnum):
-    """Direction of energy flow in a measurement."""
-
-    OFFTAKE = "offtake"
-    INJECTION = "injection"
-    PRODUCTION = "production"
-    AUXILIARY = "auxiliary"
-
-
-class Register(_CaseInsensitiveEnum):
-    """Register of a direction: active totals, tariff periods or reactive energy."""
-
-    TOTAL = "total"
-    DAY = "day"
-    NIGHT = "night"
-    REACTIVE = "reactive"
-    INDUCTIVE = "inductive"
-    CAPACITIVE = "capacitive"
-
-
-class Unit(_CaseInsensitiveEnum):
-    """Unit of a value; the API's casing varies, so compare through this enum."""
-
-    KWH = "kWh"
-    M3 = "m3"
-    KVARH = "kVArh"
-    KW = "kW"
-    KVA = "kVA"
-
-
-class ValidationState(_CaseInsensitiveEnum):
-    """READ/EST for digital meters, VAL/NVAL for AMR meters."""
-
-    READ = "READ"
-    ESTIMATED = "EST"
-    VALIDATED = "VAL"
-    NOT_VALIDATED = "NVAL"
-
-
-class GasConversionFactor(_CaseInsensitiveEnum):
-    """State of the gas conversion factor used for a kWh value."""
-
-    PROVISIONAL = "P"
-    DEFINITIVE = "D"
-    CONSTANT = "C"
-
-
-class InstallationType(_CaseInsensitiveEnum):
-    """Installation type of a submeter; the list is known to be incomplete."""
-
-    UNKNOWN = "?"
-    NDGR = "NDGR"
-    NDGR2 = "NDGR2"
-    PV = "PV"
-    WKKB = "WKKB"
-    WKKD = "WKKD"
-    WKKA = "WKKA"
-    WTR = "WTR"
-    WND = "WND"
-    TBJT = "TBJT"
-    ORC = "ORC"
-    BC = "BC"
-    BIOM = "BIOM"
-    DSL = "DSL"
-    FOSM = "FOSM"
-    PPPV = "PPPV"
-    PPBAT = "PPBAT"
-    BAT = "BAT"
-
-
-class Resolution(StrEnum):
-    """Which array of slices a value came from."""
-
-    DAILY = "daily"
-    HOURLY = "hourly"
-    QUARTER_HOURLY = "quarter_hourly"
-
-
-FINAL_VALIDATION_STATES = frozenset({ValidationState.READ, ValidationState.VALIDATED})
-
-
-@dataclass(frozen=True, slots=True)
-class Mandate:
-    """One access to one EAN; most fields are absent unless Approved or Finished."""
-
-    reference_number: str | None = None
-    status: MandateStatus | str | None = None
-    ean: str | None = None
-    energy_type: EnergyType | str | None = None
-    data_period_from: datetime | None = None
-    data_period_to: datetime | None = None
-    data_service_type: DataServiceType | str | None = None
-    mandate_expiration_date: datetime | None = None
-    renewal_status: RenewalStatus | str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MockMandate:
-    """Body of POST mock mandate (sandbox only)."""
-
-    ean: str
-    status: MandateStatus | str = MandateStatus.APPROVED
-    reference_number: str | None = None
-    energy_type: EnergyType | str | None = None
-    data_service_type: DataServiceType | str | None = None
-    data_period_from: datetime | None = None
-    data_period_to: datetime | None = None
-    mandate_expiration_date: datetime | None = None
-    renewal_status: RenewalStatus | str | None = None
-
-
-class MeasurementValue(NamedTuple):
+class MeasurementValue(Struct, frozen=True, gc=False, kw_only=True, repr_omit_defaults=True):
     """One value of one register; ``value`` may be null for missing data."""
 
-    value: float | None
-    unit: Unit | str
-    validation_state: ValidationState | str | None = None
-    gas_conversion_factor: GasConversionFactor | str | None = None
+    value: float | None = None
+    raw_unit: str = field(name="unit")
+    raw_validation_state: str | None = field(default=None, name="validationState")
+    raw_gas_conversion_factor: str | None = field(default=None, name="gasConversionFactor")
+
+    @property
+    def unit(self) -> Unit | str:
+        """The unit, matched case-insensitively (raw when unknown)."""
+        return Unit.parse(self.raw_unit)
+
+    @property
+    def validation_state(self) -> ValidationState | str | None:
+        """READ/EST (digital meters) or VAL/NVAL (AMR), raw when unknown."""
+        return ValidationState.parse_optional(self.raw_validation_state)
+
+    @property
+    def gas_conversion_factor(self) -> GasConversionFactor | str | None:
+        """Whether a gas kWh value used a provisional, definitive or constant factor."""
+        return GasConversionFactor.parse_optional(self.raw_gas_conversion_factor)
 
 
-# direction -> register -> value, as in one entry of a slice's ``measurements``.
-type Measurement = dict[Direction | str, dict[Register | str, MeasurementValue]]
+class RegisterValues(Struct, frozen=True, gc=False, kw_only=True, repr_omit_defaults=True):
+    """The registers of one direction (the reference's "direction" object).
+
+    The fields are in the order of :class:`Register`, so ``astuple`` pairs with it.
+    """
+
+    total: MeasurementValue | None = None
+    day: MeasurementValue | None = None
+    night: MeasurementValue | None = None
+    reactive: MeasurementValue | None = None
+    inductive: MeasurementValue | None = None
+    capacitive: MeasurementValue | None = None
+
+    def items(self) -> Iterator[tuple[Register, MeasurementValue]]:
+        """The registers present, in the order of :class:`Register`."""
+        return filter(_PRESENT, zip(_REGISTERS, astuple(self), strict=True))
 
 
-class TimeSlice(NamedTuple):
+class Measurement(Struct, frozen=True, gc=False, kw_only=True, repr_omit_defaults=True):
+    """One entry of a slice's ``measurements``: a direction object per flow.
+
+    The fields are in the order of :class:`Direction`, so ``astuple`` pairs with it.
+    """
+
+    offtake: RegisterValues | None = None
+    injection: RegisterValues | None = None
+    production: RegisterValues | None = None
+    auxiliary: RegisterValues | None = None
+
+    def directions(self) -> Iterator[tuple[Direction, RegisterValues]]:
+        """The directions present, in the order of :class:`Direction`."""
+        return filter(_PRESENT, zip(_DIRECTIONS, astuple(self), strict=True))
+
+
+class TimeSlice(Struct, frozen=True, gc=False, repr_omit_defaults=True):
     """A period [start, end) in UTC with its measurements (gas has one per unit)."""
 
     start: datetime
     end: datetime
-    measurements: tuple[Measurement, ...]
+    raw_measurements: tuple[Measurement, ...] | None = field(default=None, name="measurements")
+
+    @property
+    def measurements(self) -> tuple[Measurement, ...]:
+        """The measurements; empty when the slice has none (absent or null)."""
+        return self.raw_measurements or ()
 
 
-@dataclass(frozen=True, slots=True)
-class EnergySeries:
+class EnergySeries(Struct, frozen=True, gc=False):
     """The daily, hourly and quarter-hourly slices of one meter or headpoint."""
 
     daily: tuple[TimeSlice, ...] = ()
@@ -253,8 +128,7 @@ class EnergySeries:
             yield Resolution.QUARTER_HOURLY, self.quarter_hourly
 
 
-@dataclass(frozen=True, slots=True)
-class PhysicalMeter:
+class PhysicalMeter(Struct, frozen=True, gc=False):
     """A physical meter behind an EAN; several after a meter swap."""
 
     seq_number: str | None
@@ -262,8 +136,7 @@ class PhysicalMeter:
     energy: EnergySeries
 
 
-@dataclass(frozen=True, slots=True)
-class SubHeadpoint:
+class SubHeadpoint(Struct, frozen=True, gc=False):
     """A submeter (production, auxiliary, offtake) under an AMR headpoint."""
 
     kind: SubHeadpointKind | str
@@ -274,25 +147,7 @@ class SubHeadpoint:
     energy: EnergySeries
 
 
-class Reading(NamedTuple):
-    """One value, flattened with everything needed to store or aggregate it."""
-
-    ean: str
-    sub_ean: str | None
-    meter_id: str | None
-    resolution: Resolution
-    direction: Direction | str
-    register: Register | str
-    unit: Unit | str
-    start: datetime
-    end: datetime
-    value: float | None
-    validation_state: ValidationState | str | None
-    gas_conversion_factor: GasConversionFactor | str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Headpoint:
+class Headpoint(Struct, frozen=True, gc=False):
     """The EAN a GET energy response is about, with its meters and submeters."""
 
     type: HeadpointType | str
@@ -302,50 +157,123 @@ class Headpoint:
     energy: EnergySeries = field(default_factory=EnergySeries)
     sub_headpoints: tuple[SubHeadpoint, ...] = ()
 
+    def series(self) -> Iterator[tuple[str | None, str | None, EnergySeries]]:
+        """(sub-EAN, meter ID, slices) of every meter, the headpoint, every submeter."""
+        for meter in self.physical_meters:
+            yield None, meter.meter_id, meter.energy
+        yield None, None, self.energy
+        for sub in self.sub_headpoints:
+            yield sub.ean, None, sub.energy
 
-@dataclass(frozen=True, slots=True)
-class EnergyResponse:
-    """A parsed GET energy response (or several windows merged into one)."""
+
+class Reading(Struct, frozen=True, gc=False):
+    """One value, flattened with everything needed to store or show it."""
+
+    ean: str
+    sub_ean: str | None
+    meter_id: str | None
+    resolution: Resolution
+    direction: Direction
+    register: Register
+    unit: Unit | str
+    start: datetime
+    end: datetime
+    value: float | None
+    validation_state: ValidationState | str | None
+    gas_conversion_factor: GasConversionFactor | str | None
+
+
+class EnergyResponse(Struct, frozen=True, gc=False):
+    """A decoded GET energy response (or several windows merged into one)."""
 
     fetch_time: datetime | None
     headpoint: Headpoint | None
 
     def readings(self) -> Iterator[Reading]:
-        """Yield every value as a flat reading: the one view downstream code uses."""
+        """Yield every value as a flat reading, lazily: for views over a few days.
+
+        Aggregating a history window walks the slices instead (see the
+        integration's ``aggregation``): one object per value is what it avoids.
+        This runs once per value, so the loops are inlined, and a direction
+        object that holds only its total (the usual case) looks at that alone.
+        """
         headpoint = self.headpoint
         if headpoint is None:
             return
         ean = headpoint.ean
-        for meter in headpoint.physical_meters:
-            yield from _series_readings(ean, None, meter.meter_id, meter.energy)
-        yield from _series_readings(ean, None, None, headpoint.energy)
-        for sub in headpoint.sub_headpoints:
-            yield from _series_readings(ean, sub.ean, None, sub.energy)
+        # A unit is never null, so its lookup never gives None.
+        units = cast("Mapping[str, Unit | str]", Unit.spellings())
+        states = ValidationState.spellings()
+        factors = GasConversionFactor.spellings()
+        directions, registers_in_order = _DIRECTIONS, _REGISTERS
+        one_less, total_only, every_register = _EMPTY_BESIDE_ONE, _TOTAL_ONLY, _EVERY_REGISTER
+        for sub_ean, meter_id, series in headpoint.series():
+            for resolution, slices in series.by_resolution():
+                for time_slice in slices:
+                    start = time_slice.start
+                    end = time_slice.end
+                    for measurement in time_slice.raw_measurements or ():
+                        for index, registers in enumerate(astuple(measurement)):
+                            if registers is None:
+                                continue
+                            direction = directions[index]
+                            values = astuple(registers)
+                            only_total = values[0] is not None and values.count(None) == one_less
+                            for position in total_only if only_total else every_register:
+                                item = values[position]
+                                if item is None:
+                                    continue
+                                factor = item.raw_gas_conversion_factor
+                                yield Reading(
+                                    ean,
+                                    sub_ean,
+                                    meter_id,
+                                    resolution,
+                                    direction,
+                                    registers_in_order[position],
+                                    units[item.raw_unit],
+                                    start,
+                                    end,
+                                    item.value,
+                                    states[item.raw_validation_state],
+                                    None if factor is None else factors[factor],
+                                )
 
 
-def _series_readings(
-    ean: str, sub_ean: str | None, meter_id: str | None, series: EnergySeries
-) -> Iterator[Reading]:
-    new = tuple.__new__  # skips NamedTuple.__new__'s argument handling: the hot path
-    for resolution, slices in series.by_resolution():
-        for start, end, measurements in slices:
-            for measurement in measurements:
-                for direction, registers in measurement.items():
-                    for register, (value, unit, state, factor) in registers.items():
-                        yield new(
-                            Reading,
-                            (
-                                ean,
-                                sub_ean,
-                                meter_id,
-                                resolution,
-                                direction,
-                                register,
-                                unit,
-                                start,
-                                end,
-                                value,
-                                state,
-                                factor,
-                            ),
-                        )
+# What ``filter`` keeps of (name, field) pairs: the fields present.
+_PRESENT = itemgetter(1)
+# A measurement's fields are the directions, a direction's the registers, in enum order.
+_DIRECTIONS = tuple(Direction)
+_REGISTERS = tuple(Register)
+# ``astuple(registers).count(None)`` when only one register is there (mostly the total).
+_EMPTY_BESIDE_ONE = len(_REGISTERS) - 1
+_TOTAL_ONLY = (0,)
+_EVERY_REGISTER = tuple(range(len(_REGISTERS)))
+
+
+class Mandate(Struct, frozen=True, kw_only=True, gc=False):
+    """One access to one EAN; most fields are absent unless Approved or Finished."""
+
+    reference_number: str | None = None
+    status: MandateStatus | str | None = None
+    ean: str | None = None
+    energy_type: EnergyType | str | None = None
+    data_period_from: datetime | None = None
+    data_period_to: datetime | None = None
+    data_service_type: DataServiceType | str | None = None
+    mandate_expiration_date: datetime | None = None
+    renewal_status: RenewalStatus | str | None = None
+
+
+class MockMandate(Struct, frozen=True, kw_only=True, gc=False):
+    """Body of POST mock mandate (sandbox only)."""
+
+    ean: str
+    status: MandateStatus | str = MandateStatus.APPROVED
+    reference_number: str | None = None
+    energy_type: EnergyType | str | None = None
+    data_service_type: DataServiceType | str | None = None
+    data_period_from: datetime | None = None
+    data_period_to: datetime | None = None
+    mandate_expiration_date: datetime | None = None
+    renewal_status: RenewalStatus | str | None = None

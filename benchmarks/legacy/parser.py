@@ -1,4 +1,4 @@
-"""Turn the API's JSON bodies into the typed models, fast and with precise errors.
+"""The pre-msgspec hand-written parser over orjson (frozen copy, see ``__init__``).
 
 A 185-day quarter-hour response holds ~17 760 slices, so the slice loop is the
 hot path: it does the least work that still checks every value, and only when
@@ -16,7 +16,8 @@ from typing import Any
 
 import orjson
 
-from .exceptions import FluviusResponseError
+from custom_components.fluvius.api.exceptions import FluviusResponseError
+
 from .models import (
     DataServiceType,
     Direction,
