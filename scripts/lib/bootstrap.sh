@@ -15,6 +15,16 @@ VENV_DIR="${FLUVIUS_VENV:-$REPO_ROOT/.venv}"
 DEBIAN_PY_SOURCE="python3.13"
 DEBIAN_SRC_SUITE="trixie"
 
+# The recorder-backed tests: run once more on HA 2026.11.0 (scripts/test) and on
+# MariaDB and PostgreSQL (scripts/test-databases).
+RECORDER_TESTS=(
+    tests/integration/test_statistics.py
+    tests/integration/test_statistics_boundaries.py
+    tests/integration/test_fault_matrix.py
+    tests/integration/test_history_import.py
+    tests/integration/test_services.py
+)
+
 _step_started=0
 step() {
     _step_started=$(date +%s)

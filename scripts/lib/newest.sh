@@ -150,15 +150,15 @@ _newest_venv() {
 
 # Runs a command in the newest stack's world (natively, or in the chroot at the repo root).
 newest_exec() {
-    if [ "$NEWEST_MODE" = native ]; then
-        local -a vars=()
-        while [ $# -gt 0 ] && [[ "$1" == *=* ]]; do vars+=("$1"); shift; done
-        [ "$1" = uv ] && { shift; env "${vars[@]}" "$UV" "$@"; return; }
-        (cd "$REPO_ROOT" && env "${vars[@]}" "$@")
-    else
-        local -a vars=()
-        while [ $# -gt 0 ] && [[ "$1" == *=* ]]; do vars+=("$1"); shift; done
+    local -a vars=()
+    while [ $# -gt 0 ] && [[ "$1" == *=* ]]; do vars+=("$1"); shift; done
+    if [ "$NEWEST_MODE" = chroot ]; then
         forky_run "${vars[@]}" bash -c 'cd "$0" && exec "$@"' "$REPO_ROOT" "$@"
+    elif [ "$1" = uv ]; then
+        shift
+        env "${vars[@]}" "$UV" "$@"
+    else
+        (cd "$REPO_ROOT" && env "${vars[@]}" "$@")
     fi
 }
 
