@@ -36,9 +36,9 @@ class FluviusMandateAttentionSensor(FluviusEntity[FluviusMandatesCoordinator], B
 
     def __init__(self, coordinator: FluviusMandatesCoordinator, ean: str) -> None:
         """One per EAN."""
-        super().__init__(
-            coordinator, ean, main_device(ean, coordinator.data.by_ean[ean]), "mandate_attention"
-        )
+        kind = coordinator.config_entry.runtime_data.importer.meter_kind(ean)
+        device = main_device(ean, coordinator.data.by_ean[ean], kind)
+        super().__init__(coordinator, ean, device, "mandate_attention")
 
     @property
     def available(self) -> bool:

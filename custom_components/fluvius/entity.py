@@ -2,33 +2,69 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
 
-from .api import EnergyType, Mandate, SubHeadpoint
+from .api import EnergyType, Mandate, SubHeadpoint, SubHeadpointKind
 from .const import DOMAIN
-from .devices import async_link_to_parent
+from .devices import async_entry_device, async_link_to_parent
 
 MANUFACTURER = "Fluvius"
 
 
-def meter_model(ean: str) -> str:
-    """Digital meters have a 4, AMR meters a 5 as fifth digit of the (mock) EAN."""
-    return "AMR meter" if ean[4:5] == "5" else "Digital meter"
+class MeterKind(StrEnum):
+    """The kind of meter behind an EAN, as the energy answers' headpoint ``$type`` shows."""
+
+    DIGITAL = "digital"
+    AMR = "amr"
 
 
-def main_device(ean: str, mandate: Mandate) -> DeviceInfo:
-    """The device of a main EAN, named by energy type and EAN."""
-    kind = "Gas" if mandate.energy_type == EnergyType.GAS else "Electricity"
+MODELS: dict[MeterKind, str] = {MeterKind.DIGITAL: "Digital meter", MeterKind.AMR: "AMR meter"}
+# Device-name translation keys of submeters; other kinds get the neutral one.
+SUBMETER_KEYS: dict[str, str] = {
+    SubHeadpointKind.PRODUCTION: "production_submeter",
+    SubHeadpointKind.AUXILIARY: "auxiliary_submeter",
+    SubHeadpointKind.OFFTAKE: "offtake_submeter",
+}
+SUBMETER_KEY = "submeter"
+DEVICE_KEYS = frozenset({"electricity", "gas", SUBMETER_KEY, *SUBMETER_KEYS.values()})
+
+
+def meter_model(kind: MeterKind | None, energy_type: EnergyType | str | None) -> str:
+    """Digital or AMR meter; before the first energy answer only the energy type is known."""
+    if kind is not None:
+        return MODELS[kind]
+    return "Gas meter" if energy_type == EnergyType.GAS else "Electricity meter"
+
+
+def main_device(ean: str, mandate: Mandate, kind: MeterKind | None) -> DeviceInfo:
+    """The device of a main EAN, named by energy type and EAN (``device`` translations)."""
+    gas = mandate.energy_type == EnergyType.GAS
     return DeviceInfo(
         identifiers={(DOMAIN, ean)},
-        name=f"{kind} {ean}",
+        translation_key="gas" if gas else "electricity",
+        translation_placeholders={"ean": ean},
         manufacturer=MANUFACTURER,
-        model=meter_model(ean),
+        model=meter_model(kind, mandate.energy_type),
         serial_number=ean,
     )
+
+
+@callback
+def async_update_meter_model(hass: HomeAssistant, entry_id: str, ean: str, kind: MeterKind) -> None:
+    """Give an EAN's registered device the model of a newly observed meter kind.
+
+    Entities pass their device info only when they are added, which may be before
+    the first energy answer showed the kind.
+    """
+    device = async_entry_device(hass, entry_id, ean)
+    if device is not None and device.model != MODELS[kind]:
+        dr.async_get(hass).async_update_device(device.id, model=MODELS[kind])
 
 
 def submeter_device(ean: str, sub: SubHeadpoint) -> DeviceInfo:
@@ -38,7 +74,8 @@ def submeter_device(ean: str, sub: SubHeadpoint) -> DeviceInfo:
     sub_ean = sub.ean or f"{ean}-{sub.seq_number}"
     return DeviceInfo(
         identifiers={(DOMAIN, sub_ean)},
-        name=f"{kind} submeter {sub_ean}",
+        translation_key=SUBMETER_KEYS.get(sub.kind, SUBMETER_KEY),
+        translation_placeholders={"ean": sub_ean},
         manufacturer=MANUFACTURER,
         model=f"{kind} submeter{installation}",
         serial_number=sub_ean,

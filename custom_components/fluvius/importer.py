@@ -29,6 +29,7 @@ from .api import (
     FluviusForbiddenError,
     FluviusNoAccessError,
     Granularity,
+    HeadpointType,
     Mandate,
 )
 from .const import (
@@ -38,6 +39,7 @@ from .const import (
     LOGGER,
     MAX_CONCURRENT_REQUESTS,
 )
+from .entity import MeterKind, async_update_meter_model
 from .peak_tracker import PeakTracker
 from .repairs import async_update_credentials_issue
 from .statistics import StatisticsWriter, async_aggregate, storage
@@ -96,9 +98,28 @@ def granularities(mandate: Mandate) -> tuple[Granularity, ...]:
     return (Granularity.DAILY,)
 
 
-def is_amr_electricity(ean: str, mandate: Mandate) -> bool:
-    """AMR meters (5th digit 5) are the only ones with reactive energy."""
-    return mandate.energy_type == EnergyType.ELECTRICITY and ean[4:5] == "5"
+# Data at EAN (headpoint) level is what AMR meters deliver; digital meters deliver
+# per physical meter. The mixed type keeps headpoint-level data, so it counts as AMR.
+METER_KINDS: dict[str, MeterKind] = {
+    HeadpointType.METERING_ON_METER: MeterKind.DIGITAL,
+    HeadpointType.METERING_ON_HEADPOINT: MeterKind.AMR,
+    HeadpointType.METERING_ON_HEADPOINT_AND_METER: MeterKind.AMR,
+}
+
+
+def observed_kind(responses: Sequence[EnergyResponse]) -> MeterKind | None:
+    """The meter kind the newest headpoint ``$type`` shows; None when none is known.
+
+    Live EANs are GS1 numbers: only the API's answer tells a digital meter from an AMR one.
+    """
+    for response in reversed(responses):
+        headpoint = response.headpoint
+        if headpoint is None:
+            continue
+        kind = METER_KINDS.get(HeadpointType.parse(str(headpoint.type)))
+        if kind is not None:
+            return kind
+    return None
 
 
 @dataclass(slots=True)
@@ -112,6 +133,7 @@ class EanImportState:
     last_poll: datetime | None = None
     data_period_to: datetime | None = None
     statistic_ids: set[str] | None = None
+    meter_kind: MeterKind | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe form for the store."""
@@ -123,6 +145,7 @@ class EanImportState:
             "last_poll": _iso(self.last_poll),
             "data_period_to": _iso(self.data_period_to),
             "statistic_ids": sorted(self.statistic_ids or ()),
+            "meter_kind": None if self.meter_kind is None else str(self.meter_kind),
         }
 
     @classmethod
@@ -136,6 +159,7 @@ class EanImportState:
             last_poll=_parse(raw.get("last_poll")),
             data_period_to=_parse(raw.get("data_period_to")),
             statistic_ids=set(raw.get("statistic_ids") or ()),
+            meter_kind=_kind(raw.get("meter_kind")),
         )
 
     @property
@@ -157,6 +181,13 @@ def _iso(value: datetime | None) -> str | None:
 
 def _parse(value: Any) -> datetime | None:
     return None if not value else dt_util.parse_datetime(str(value))
+
+
+def _kind(value: Any) -> MeterKind | None:
+    try:
+        return None if value is None else MeterKind(value)
+    except ValueError:
+        return None
 
 
 class StatisticsImporter:
@@ -214,10 +245,30 @@ class StatisticsImporter:
         return bool(self._entry.options.get(CONF_IMPORT_REACTIVE, False))
 
     def complex_types(self, ean: str, mandate: Mandate) -> tuple[ComplexEnergyType, ...]:
-        """Ask reactive energy only where it exists and is wanted."""
-        if self.include_reactive and is_amr_electricity(ean, mandate):
+        """Ask reactive energy of every electricity EAN when it is wanted.
+
+        The API ignores the parameter for gas and digital meters, so no meter kind
+        (unknown before the first answer) is needed to ask it.
+        """
+        if self.include_reactive and mandate.energy_type == EnergyType.ELECTRICITY:
             return (ComplexEnergyType.ACTIVE, ComplexEnergyType.REACTIVE)
         return ()
+
+    def meter_kind(self, ean: str) -> MeterKind | None:
+        """The persisted kind of the EAN's meter; None before its first energy answer."""
+        state = self.states.get(ean)
+        return None if state is None else state.meter_kind
+
+    async def async_observe(self, ean: str, responses: Sequence[EnergyResponse]) -> bool:
+        """Record the meter kind the responses show; True (and saved) when it changed."""
+        kind = observed_kind(responses)
+        state = self.state(ean)
+        if kind is None or kind == state.meter_kind:
+            return False
+        state.meter_kind = kind
+        await self.async_save()
+        async_update_meter_model(self._hass, self._entry.entry_id, ean, kind)
+        return True
 
     # History import -------------------------------------------------------------
 
@@ -343,7 +394,8 @@ class StatisticsImporter:
     async def async_write_responses(
         self, ean: str, responses: Sequence[EnergyResponse]
     ) -> HourlyData:
-        """Aggregate responses (oldest first), update peaks and write the rows."""
+        """Record the meter kind, aggregate responses (oldest first), update peaks, write rows."""
+        await self.async_observe(ean, responses)
         data = await async_aggregate(self._hass, responses, include_reactive=self.include_reactive)
         return await self.async_write_data(ean, data)
 
@@ -406,6 +458,9 @@ class StatisticsImporter:
             state = self.states.pop(ean, None)
             if state is not None and state.statistic_ids:
                 cleared.extend(sorted(state.statistic_ids))
+            if state is not None and state.meter_kind is not None:
+                # The meter stays what it is: its device keeps its model.
+                self.states[ean] = EanImportState(meter_kind=state.meter_kind)
         if cleared:
             await self.writer.async_clear(cleared)
         await self.peaks.async_clear(targets)

@@ -89,7 +89,7 @@ class FluviusValueSensor(FluviusEntity[FluviusEnergyCoordinator], SensorEntity):
         """One sensor per EAN (or sub-EAN), period, direction, register and unit."""
         meter_ean, direction, register, unit = key
         snapshot = coordinator.data.get(ean) if coordinator.data else None
-        device = main_device(ean, mandate)
+        device = main_device(ean, mandate, coordinator.importer.meter_kind(ean))
         if meter_ean != ean and snapshot is not None:
             sub = next((s for s in snapshot.submeters if s.ean == meter_ean), None)
             if sub is not None:
@@ -225,9 +225,9 @@ class FluviusMandateSensor(FluviusEntity[FluviusMandatesCoordinator], SensorEnti
         description: MandateSensorDescription,
     ) -> None:
         """Bind the description to the EAN's device."""
-        super().__init__(
-            coordinator, ean, main_device(ean, coordinator.data.by_ean[ean]), description.key
-        )
+        kind = coordinator.config_entry.runtime_data.importer.meter_kind(ean)
+        device = main_device(ean, coordinator.data.by_ean[ean], kind)
+        super().__init__(coordinator, ean, device, description.key)
         self.entity_description = description
 
     @property
@@ -309,7 +309,8 @@ class FluviusDataSensor(FluviusEntity[FluviusEnergyCoordinator], SensorEntity):
         description: DataSensorDescription,
     ) -> None:
         """Bind the description to the EAN's device."""
-        super().__init__(coordinator, ean, main_device(ean, mandate), description.key)
+        device = main_device(ean, mandate, coordinator.importer.meter_kind(ean))
+        super().__init__(coordinator, ean, device, description.key)
         self.entity_description = description
 
     @property
@@ -416,7 +417,8 @@ class FluviusPeakSensor(FluviusEntity[FluviusEnergyCoordinator], SensorEntity):
         description: PeakSensorDescription,
     ) -> None:
         """Bind the description to the EAN's device."""
-        super().__init__(coordinator, ean, main_device(ean, mandate), description.key)
+        device = main_device(ean, mandate, coordinator.importer.meter_kind(ean))
+        super().__init__(coordinator, ean, device, description.key)
         self.entity_description = description
 
     @property
