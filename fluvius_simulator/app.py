@@ -22,7 +22,7 @@ import orjson
 
 from .credentials import DEFAULT_CREDENTIALS, SimulatorCredentials
 from .data import DAILY, FINE, GRANULARITIES, MeterData
-from .eans import parse_mock_ean
+from .eans import Meter, MeterSpec, parse_mock_ean
 from .energy import COMPLEX_ENERGY_TYPES, MAX_SPAN, PERIOD_TYPES, Selection, headpoint, select
 from .errors import (
     ApiError,
@@ -132,6 +132,8 @@ class FluviusSimulator:
         self._tokens: dict[str, datetime] = {}
         self._mandates: dict[str, Mandate] = {}
         self._meters: dict[str, MeterData] = {}
+        # Live-style EANs: their digits do not tell the meter, the spec they came with does.
+        self._live: dict[str, Meter] = {}
         self._runner: web.AppRunner | None = None
         self.app = web.Application()
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
@@ -204,10 +206,13 @@ class FluviusSimulator:
         renewal_status: str | None = None,
         reference_number: str | None = None,
         energy_type: str | None = None,
+        meter: MeterSpec | None = None,
     ) -> Mandate:
         """Create or replace the mandate for `ean` with the mock endpoint's validation.
 
-        Raises ValidationError (a ValueError-like ApiError) listing what is wrong.
+        With `meter`, `ean` is a live-style (GS1) EAN, not of the mock scheme, and
+        `meter` says what kind of meter it is. Raises ValidationError (a
+        ValueError-like ApiError) listing what is wrong.
         """
         mandate = build_mandate(
             self.now(),
@@ -220,9 +225,20 @@ class FluviusSimulator:
             mandate_expiration_date=mandate_expiration_date,
             renewal_status=renewal_status,
             reference_number=reference_number,
+            spec=meter,
         )
-        self._mandates[mandate.ean] = mandate
+        self._store_mandate(mandate)
         return mandate
+
+    def _store_mandate(self, mandate: Mandate) -> None:
+        """Keep a mandate, and the meter of a live-style EAN."""
+        if mandate.meter.live:
+            self._live[mandate.ean] = mandate.meter
+        data = self._meters.get(mandate.ean)
+        if data is not None and data.meter != mandate.meter:
+            # The EAN was given another meter kind: its data start afresh.
+            del self._meters[mandate.ean]
+        self._mandates[mandate.ean] = mandate
 
     @property
     def mandates(self) -> dict[str, Mandate]:
@@ -275,7 +291,8 @@ class FluviusSimulator:
     def _meter_data(self, ean: str) -> MeterData:
         data = self._meters.get(ean)
         if data is None:
-            data = self._meters[ean] = MeterData(parse_mock_ean(ean))
+            meter = self._live.get(ean) or parse_mock_ean(ean)
+            data = self._meters[ean] = MeterData(meter)
         return data
 
     # --------------------------------------------------------------------- truth
@@ -658,14 +675,14 @@ class FluviusSimulator:
             return denied
         return await self._create_mandate(request)
 
-    async def _create_mandate(self, request: web.Request) -> web.Response:
+    async def _create_mandate(self, request: web.Request, *, live: bool = False) -> web.Response:
         try:
             body = orjson.loads(await request.read())
         except orjson.JSONDecodeError:
             raise ValidationError(["the request body is not valid JSON"]) from None
         now = self.now()
-        mandate = mandate_from_body(now, body)
-        self._mandates[mandate.ean] = mandate
+        mandate = mandate_from_body(now, body, live=live)
+        self._store_mandate(mandate)
         return json_response(
             {"data": {"status": "Created"}, "_meta": {"fetchTime": format_utc(now)}}
         )
@@ -754,7 +771,7 @@ class FluviusSimulator:
             if key == "/faults" and method == "GET":
                 return json_response({"faults": [f.to_dict() for f in self.faults]})
             if key == "/mandates" and method == "POST":
-                return await self._create_mandate(request)
+                return await self._create_mandate(request, live=True)
             if key == "/stats" and method == "GET":
                 return json_response(self.stats())
             if key == "/stats" and method == "DELETE":

@@ -1,7 +1,8 @@
 """Mandates (data accesses): validation of mock-mandate requests, defaults, filters.
 
 One mandate per EAN, as in the sandbox where creating a mock mandate for an EAN
-that already has one replaces it.
+that already has one replaces it. Only the simulator's own controls can add a
+live-style EAN (with a MeterSpec); the mock endpoint refuses them as the sandbox does.
 """
 
 from __future__ import annotations
@@ -10,7 +11,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from .eans import VH_DAG, VH_KWARTIER_UUR, EanError, MockEan, parse_mock_ean
+from .eans import (
+    VH_DAG,
+    VH_KWARTIER_UUR,
+    EanError,
+    Meter,
+    MeterSpec,
+    live_meter,
+    parse_mock_ean,
+)
 from .errors import ValidationError
 from .timeutil import format_utc, history_limit, parse_utc, shift_months
 
@@ -30,7 +39,7 @@ RENEWAL_WINDOW_MONTHS = 3
 class Mandate:
     """A data access for one EAN."""
 
-    meter: MockEan
+    meter: Meter
     status: str
     data_service_type: str
     data_period_from: datetime
@@ -143,15 +152,19 @@ def build_mandate(
     mandate_expiration_date: object = None,
     renewal_status: object = None,
     reference_number: object = None,
+    spec: MeterSpec | None = None,
 ) -> Mandate:
-    """Validate a mock-mandate request and fill in the defaults; raise ValidationError."""
+    """Validate a mock-mandate request and fill in the defaults; raise ValidationError.
+
+    With `spec`, `ean` is a live-style EAN and the spec gives its meter.
+    """
     errors: list[str] = []
-    meter: MockEan | None = None
+    meter: Meter | None = None
     if not isinstance(ean, str) or not ean:
         errors.append("'ean' is required")
     else:
         try:
-            meter = parse_mock_ean(ean)
+            meter = parse_mock_ean(ean) if spec is None else live_meter(ean, spec)
         except EanError as err:
             errors.extend(err.messages)
     if status is None:
@@ -168,11 +181,17 @@ def build_mandate(
     if reference_number is not None and not isinstance(reference_number, str):
         errors.append("'referenceNumber' must be a string")
     if meter is not None:
+        energy_source, service_source = (
+            ("the meter", "the meter") if meter.live else ("ean digit 6", "ean digit 8")
+        )
         if energy is not None and energy != meter.energy_type:
-            errors.append(f"'energyType' {energy} does not match ean digit 6 ({meter.energy_type})")
+            errors.append(
+                f"'energyType' {energy} does not match {energy_source} ({meter.energy_type})"
+            )
         if service is not None and service != meter.data_service_type:
             errors.append(
-                f"'dataServiceType' {service} does not match ean digit 8 ({meter.data_service_type})"
+                f"'dataServiceType' {service} does not match {service_source} "
+                f"({meter.data_service_type})"
             )
     whole_now = now.replace(microsecond=0)
     period_from = period_from or history_limit(now)
@@ -193,11 +212,21 @@ def build_mandate(
     )
 
 
-def mandate_from_body(now: datetime, body: object) -> Mandate:
-    """Build a mandate from a POST mock-mandate JSON body."""
+def mandate_from_body(now: datetime, body: object, *, live: bool = False) -> Mandate:
+    """Build a mandate from a POST mock-mandate JSON body.
+
+    `live`: the body may carry a `meter` object (a MeterSpec) for a live-style EAN;
+    the mock endpoint passes False and so refuses such EANs like the sandbox.
+    """
     if not isinstance(body, dict):
         raise ValidationError(["the request body must be a JSON object"])
     fields = {str(k).casefold(): v for k, v in body.items()}
+    spec: MeterSpec | None = None
+    if live and fields.get("meter") is not None:
+        try:
+            spec = MeterSpec.from_dict(fields["meter"])
+        except EanError as err:
+            raise ValidationError(err.messages) from None
     return build_mandate(
         now,
         ean=fields.get("ean"),
@@ -209,6 +238,7 @@ def mandate_from_body(now: datetime, body: object) -> Mandate:
         mandate_expiration_date=fields.get("mandateexpirationdate"),
         renewal_status=fields.get("renewalstatus"),
         reference_number=fields.get("referencenumber"),
+        spec=spec,
     )
 
 
