@@ -158,16 +158,11 @@ class FluviusConfigFlow(ConfigFlow, domain=DOMAIN):
                 errors=errors,
                 description_placeholders=_placeholders(),
             )
-        unique_id = f"{data[CONF_ENVIRONMENT]}_{data[CONF_CLIENT_ID]}"
         if self.source == SOURCE_RECONFIGURE:
-            entry = self._get_reconfigure_entry()
-            if unique_id != entry.unique_id:
-                await self.async_set_unique_id(unique_id)
-                self._abort_if_unique_id_configured()
             return self.async_update_reload_and_abort(
-                entry, unique_id=unique_id, data=data, title=_title(data, approved)
+                self._get_reconfigure_entry(), data=data, title=_title(data, approved)
             )
-        await self.async_set_unique_id(unique_id)
+        await self.async_set_unique_id(_unique_id(data))
         self._abort_if_unique_id_configured()
         return self.async_create_entry(title=_title(data, approved), data=data)
 
@@ -205,6 +200,10 @@ class FluviusConfigFlow(ConfigFlow, domain=DOMAIN):
         """Change any field; validated like a new entry."""
         entry = self._get_reconfigure_entry()
         if user_input is not None:
+            # Another client id or environment is another account, with its own
+            # EANs and claims: that is a new entry, not a reconfiguration.
+            await self.async_set_unique_id(_unique_id(user_input))
+            self._abort_if_unique_id_mismatch(reason="unique_id_mismatch")
             self._pending = dict(user_input)
             if user_input[CONF_ENVIRONMENT] == ENVIRONMENT_CUSTOM:
                 return await self.async_step_custom()
@@ -283,6 +282,11 @@ async def _async_validate(flow: ConfigFlow, data: Mapping[str, Any]) -> tuple[di
         return {"base": "unknown"}, 0
     approved = sum(1 for m in mandates if m.status == MandateStatus.APPROVED)
     return {}, approved
+
+
+def _unique_id(data: Mapping[str, Any]) -> str:
+    """One entry per environment and client id, e.g. 'live_<client id>'."""
+    return f"{data[CONF_ENVIRONMENT]}_{data[CONF_CLIENT_ID]}"
 
 
 def _title(data: Mapping[str, Any], approved: int) -> str:
