@@ -17,8 +17,13 @@ from .const import DOMAIN
 from .coordinator import FluviusEnergyCoordinator, FluviusMandatesCoordinator
 from .devices import async_remove_entry_device, async_root_device, device_ean
 from .importer import StatisticsImporter
+from .ownership import async_release_entry
 from .peak_tracker import PeakTracker, peak_storage
-from .repairs import async_update_mandate_issues
+from .repairs import (
+    async_clear_data_period_cut,
+    async_delete_entry_issues,
+    async_update_mandate_issues,
+)
 from .services import async_setup_services
 from .statistics import storage
 
@@ -91,6 +96,8 @@ async def _async_apply_mandates(hass: HomeAssistant, entry: FluviusConfigEntry) 
         cut = await data.importer.async_apply_data_period(ean, mandate)
         if cut is not None:
             cuts[ean] = cut
+        elif data.importer.history_done(ean):
+            async_clear_data_period_cut(hass, entry, ean)
         data.importer.async_start_history(ean, mandate)
     async_update_mandate_issues(hass, entry, data.mandates.data, cuts)
     _async_remove_stale_devices(hass, entry, set(by_ean))
@@ -114,9 +121,14 @@ async def async_unload_entry(hass: HomeAssistant, entry: FluviusConfigEntry) -> 
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
-    """Forget the import state and recent peaks; the statistics stay (see the README)."""
+    """Forget the import state, recent peaks, EAN claims and repairs; the statistics stay.
+
+    Entries waiting for the EANs it owned take them over (see ownership.py).
+    """
     await storage(hass, entry.entry_id).async_remove()
     await peak_storage(hass, entry.entry_id).async_remove()
+    await async_release_entry(hass, entry.entry_id)
+    async_delete_entry_issues(hass, entry.entry_id)
 
 
 async def async_remove_config_entry_device(

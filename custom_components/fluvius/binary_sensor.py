@@ -76,6 +76,8 @@ async def async_setup_entry(
 
     @callback
     def _add_new() -> None:
+        # An EAN that left loses its device and entities: its return re-creates them.
+        known.intersection_update(mandates.data.by_ean)
         new = [ean for ean in mandates.data.by_ean if ean not in known]
         known.update(new)
         if new:

@@ -40,6 +40,7 @@ from .const import (
     MANDATES_UPDATE_INTERVAL,
 )
 from .importer import StatisticsImporter, granularities, local_day, local_midnight
+from .ownership import async_claim
 from .peak import FINAL_VALIDATION_STATES
 from .repairs import async_update_credentials_issue, async_update_forbidden_issues
 
@@ -57,6 +58,8 @@ class MandatesData:
 
     mandates: tuple[Mandate, ...]
     by_ean: dict[str, Mandate]
+    # EANs another entry owns (EAN -> its entry id): left out of by_ean, never imported.
+    foreign: dict[str, str] = field(default_factory=dict)
 
 
 def pick_mandates(mandates: Iterable[Mandate]) -> dict[str, Mandate]:
@@ -109,7 +112,10 @@ class FluviusMandatesCoordinator(DataUpdateCoordinator[MandatesData]):
                 translation_placeholders={"error": str(err)},
             ) from err
         async_update_credentials_issue(self.hass, self.config_entry, refused=False)
-        return MandatesData(tuple(mandates), pick_mandates(mandates))
+        picked = pick_mandates(mandates)
+        foreign = await async_claim(self.hass, self.config_entry, picked)
+        by_ean = {ean: mandate for ean, mandate in picked.items() if ean not in foreign}
+        return MandatesData(tuple(mandates), by_ean, foreign)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,15 @@
-"""Repair issues: mandates (expiring, ended, cut back, daily only), refused EANs and credentials."""
+"""Repair issues: mandates, refused EANs, credentials, EANs another entry owns.
+
+Mandate issues: expiring, ended, cut back, daily only. The cut-back one is
+informative and only needs acknowledging (a confirm-only fix flow).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from homeassistant.components.repairs import ConfirmRepairFlow, RepairsFlow
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
@@ -38,7 +43,8 @@ def async_update_mandate_issues(
     wanted: dict[str, tuple[str, dict[str, str]]] = {}
     for mandate in data.mandates:
         key = mandate.ean or mandate.reference_number
-        if key is None:
+        # Another entry owns the EAN: its repair is the ownership one.
+        if key is None or key in data.foreign:
             continue
         if mandate.status in (MandateStatus.REJECTED, MandateStatus.FINISHED):
             wanted[issue_id("mandate_ended", entry, key)] = (
@@ -85,17 +91,68 @@ def async_update_mandate_issues(
             translation_placeholders=placeholders,
             learn_more_url=RENEWAL_URL if kind in ("mandate_expiring", "mandate_ended") else None,
         )
+    # A cut of an EAN that is no longer read here has nothing left to explain.
+    _async_delete_stale(
+        hass,
+        (issue_id("data_period_cut", entry, ""),),
+        {issue_id("data_period_cut", entry, ean) for ean in data.by_ean},
+    )
     for ean, cut in cuts.items():
         ir.async_create_issue(
             hass,
             DOMAIN,
             issue_id("data_period_cut", entry, ean),
-            is_fixable=False,
+            # Informative: acknowledging it (a confirm-only fix flow) deletes it.
+            is_fixable=True,
             is_persistent=True,
             severity=ir.IssueSeverity.WARNING,
             translation_key="data_period_cut",
             translation_placeholders={"ean": ean, "date": cut.isoformat()},
         )
+
+
+@callback
+def async_clear_data_period_cut(hass: HomeAssistant, entry: FluviusConfigEntry, ean: str) -> None:
+    """The EAN imported again after its data period was cut: the notice has served."""
+    ir.async_delete_issue(hass, DOMAIN, issue_id("data_period_cut", entry, ean))
+
+
+@callback
+def async_update_ownership_issues(
+    hass: HomeAssistant, entry: FluviusConfigEntry, owners: dict[str, str]
+) -> None:
+    """One issue per EAN another entry owns (EAN -> the owner's title)."""
+    _async_delete_stale(
+        hass,
+        (issue_id("ean_owned_elsewhere", entry, ""),),
+        {issue_id("ean_owned_elsewhere", entry, ean) for ean in owners},
+    )
+    for ean, owner in owners.items():
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id("ean_owned_elsewhere", entry, ean),
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="ean_owned_elsewhere",
+            translation_placeholders={"ean": ean, "owner": owner, "title": entry.title},
+        )
+
+
+@callback
+def async_delete_entry_issues(hass: HomeAssistant, entry_id: str) -> None:
+    """A removed entry takes all its issues with it (ids carry the entry id)."""
+    registry = ir.async_get(hass)
+    for domain, existing in list(registry.issues):
+        if domain == DOMAIN and f"_{entry_id}_" in existing:
+            ir.async_delete_issue(hass, DOMAIN, existing)
+
+
+async def async_create_fix_flow(
+    hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
+) -> RepairsFlow:
+    """The only fixable issue (a data period cut back) just needs acknowledging."""
+    return ConfirmRepairFlow()
 
 
 @callback

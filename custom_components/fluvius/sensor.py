@@ -449,13 +449,18 @@ async def async_setup_entry(
 ) -> None:
     """Add entities per EAN now, and for new EANs and values as they appear."""
     data = entry.runtime_data
-    known: set[str] = set()
+    # EAN -> unique ids added; an EAN that left loses its device and entities, so it
+    # is forgotten and its return re-creates them.
+    known: dict[str, set[str]] = {}
 
     @callback
     def _add_new() -> None:
         new: list[SensorEntity] = []
         by_ean = data.mandates.data.by_ean
+        for gone in known.keys() - by_ean.keys():
+            del known[gone]
         for ean, mandate in by_ean.items():
+            added = known.setdefault(ean, set())
             candidates: list[SensorEntity] = [
                 FluviusMandateSensor(data.mandates, ean, d) for d in MANDATE_SENSORS
             ]
@@ -478,8 +483,8 @@ async def async_setup_entry(
                         FluviusValueSensor(data.energy, ean, mandate, period, key) for key in values
                     ]
             for entity in candidates:
-                if entity.unique_id not in known:
-                    known.add(str(entity.unique_id))
+                if entity.unique_id not in added:
+                    added.add(str(entity.unique_id))
                     new.append(entity)
         if new:
             async_add_entities(new)
