@@ -9,6 +9,7 @@ from __future__ import annotations
 from .app import BlockInfo, FluviusSimulator, RecordedRequest, TruthRecord
 from .credentials import DEFAULT_CREDENTIALS, SimulatorCredentials
 from .demo import DEMO_MANDATES, DemoMandate, install_demo
+from .eans import MeterSpec
 from .errors import ApiError, ValidationError
 from .faults import Fault, FaultList
 from .mandates import Mandate
@@ -23,6 +24,7 @@ __all__ = [
     "FaultList",
     "FluviusSimulator",
     "Mandate",
+    "MeterSpec",
     "RecordedRequest",
     "SimulatorCredentials",
     "TruthRecord",
