@@ -415,11 +415,25 @@ class FluviusSimulator:
                 start=ts_to_datetime(m.start),
                 end=ts_to_datetime(m.end),
                 arrival=ts_to_datetime(m.arrival),
-                correction_arrival=moment(m.correction.arrival if m.correction else None),
+                correction_arrival=moment(m.corrections[0].arrival if m.corrections else None),
                 gcf_definitive_at=moment(m.gcf_definitive_at),
             )
             for m in data.blocks_overlapping(to_ts(start), to_ts(end))
         ]
+
+    def schedule_correction(
+        self, ean: str, start: datetime, *, count: int = 1, factor: float, arrival: datetime
+    ) -> None:
+        """Until `arrival`, `count` fine slices from `start` show their value times `factor`, estimated.
+
+        At `arrival` the true values are inserted alone, however old their slices
+        are: what a late meter reading or a validation does on the live API.
+        """
+        self._meter_data(ean).schedule_correction(to_ts(start), count, factor, to_ts(arrival))
+
+    def schedule_arrival(self, ean: str, day: date, arrival: datetime) -> None:
+        """The block of `day` (a local day, or the gas day starting on it) arrives at `arrival`."""
+        self._meter_data(ean).schedule_arrival(day, to_ts(arrival))
 
     def _selection(
         self,

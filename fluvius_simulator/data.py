@@ -2,10 +2,13 @@
 
 Data is organised in blocks: one local day (electricity, quarter-hours) or one
 gas day (06:00 -> 06:00 local, hours). A block arrives as a whole, at the block end
-plus a per-day delay. A few blocks first arrive with estimated values and are
-corrected one to two days later; gas kWh values switch from the provisional to the
-definitive conversion factor on the 5th of the following month. The "current
-version" of a block is what a client would see at a given release moment.
+plus a per-day delay. A few blocks first arrive with some estimated slices, which
+are corrected one to two days later: the correction re-delivers only those slices
+(and the day's daily values). Tests can schedule more corrections and late
+arrivals of any age. Gas kWh values switch from the provisional to the definitive
+conversion factor on the 5th of the following month, which re-delivers the whole
+block. The "current version" of a block is what a client would see at a given
+release moment.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from .eans import (
 )
 from .profiles import AUX, CAPACITIVE, GEN, INDUCTIVE, LOAD, SUB, day_quantities
 from .timeutil import (
+    DAY,
     HOUR,
     electricity_day_bounds,
     gas_day_bounds,
@@ -80,7 +84,7 @@ class SubHeadpoint:
 
 @dataclass(frozen=True, slots=True)
 class Correction:
-    """A block that first arrives estimated and is corrected later."""
+    """Slices that first arrive with other (estimated) values and are corrected later."""
 
     arrival: int
     first: int
@@ -97,8 +101,13 @@ class BlockMeta:
     end: int
     step: int
     arrival: int
-    correction: Correction | None
+    corrections: tuple[Correction, ...]
     gcf_definitive_at: int | None
+
+    @property
+    def size(self) -> int:
+        """Number of fine slices (92 or 100 on DST days)."""
+        return (self.end - self.start) // self.step
 
     def visible(self, release: int) -> bool:
         """Whether anything of this block has arrived by `release`."""
@@ -106,23 +115,36 @@ class BlockMeta:
 
     def insert_time(self, release: int) -> int:
         """Insert time of the block's current version (latest arrival not after `release`)."""
-        latest = self.arrival
-        if self.correction is not None and self.correction.arrival <= release:
-            latest = max(latest, self.correction.arrival)
-        if self.gcf_definitive_at is not None and self.gcf_definitive_at <= release:
-            latest = max(latest, self.gcf_definitive_at)
-        return latest
+        return max(t for t, _ in self.inserts(release))
 
-    def estimated(self, release: int) -> bool:
-        """Whether the current version is the first, partly estimated one."""
-        return self.correction is not None and release < self.correction.arrival
+    def inserts(self, release: int) -> list[tuple[int, range]]:
+        """Every delivery up to `release`: its insert time and the fine slices it held.
+
+        The first arrival and a conversion-factor switch deliver the whole block; a
+        correction only the slices it corrects. Each delivery carries the day's
+        daily values too.
+        """
+        whole = range(self.size)
+        out = [(self.arrival, whole)]
+        out += [
+            (c.arrival, range(c.first, min(self.size, c.first + c.count)))
+            for c in self.corrections
+            if self.arrival < c.arrival <= release
+        ]
+        if self.gcf_definitive_at is not None and self.gcf_definitive_at <= release:
+            out.append((max(self.gcf_definitive_at, self.arrival), whole))
+        return out
+
+    def pending(self, release: int) -> list[Correction]:
+        """Corrections not delivered yet at `release`: their slices still show the old values."""
+        return [c for c in self.corrections if release < c.arrival]
 
 
 class Version(NamedTuple):
     """One block as a client sees it at some moment.
 
     `values[channel.index]` holds the fine-slice values; the validation states are
-    shared by all channels because a correction re-delivers the whole meter.
+    shared by all channels because a correction re-delivers every channel of its slices.
     """
 
     meta: BlockMeta
@@ -164,6 +186,8 @@ class MeterData:
         self.digital_electricity = meter.digital and not meter.gas
         self._final_state = "READ" if meter.digital else "VAL"
         self._estimated_state = "EST" if meter.digital else "NVAL"
+        self._corrections: dict[date, tuple[Correction, ...]] = {}
+        self._arrivals: dict[date, int] = {}
 
     @property
     def fine_key(self) -> str:
@@ -175,8 +199,39 @@ class MeterData:
         return range(len(self.subs) + 1)
 
     def meta(self, day: date) -> BlockMeta:
-        """Arrival schedule of one block, from hashes of (EAN, day)."""
-        return _block_meta(self.meter, day)
+        """Arrival schedule of one block, from hashes of (EAN, day), plus scheduled changes."""
+        meta = _block_meta(self.meter, day)
+        arrival = self._arrivals.get(day, meta.arrival)
+        extra = self._corrections.get(day, ())
+        if arrival == meta.arrival and not extra:
+            return meta
+        return replace(meta, arrival=arrival, corrections=(*meta.corrections, *extra))
+
+    def block_of(self, ts: int) -> BlockMeta:
+        """The block that holds the slice starting at `ts`."""
+        for meta in self.blocks_overlapping(ts, ts + 1):
+            return meta
+        raise ValueError(f"no block holds {ts}")
+
+    def schedule_correction(self, start: int, count: int, factor: float, arrival: int) -> None:
+        """Fine slices from `start` on show `value * factor` (estimated) until `arrival`.
+
+        Then the true values arrive alone, as a correction of any age does.
+        """
+        meta = self.block_of(start)
+        first = (start - meta.start) // meta.step
+        if count < 1 or first + count > meta.size:
+            raise ValueError("a correction stays inside one block")
+        if arrival <= meta.arrival:
+            raise ValueError("a correction arrives after its block")
+        correction = Correction(arrival, first, count, factor)
+        self._corrections[meta.day] = (*self._corrections.get(meta.day, ()), correction)
+
+    def schedule_arrival(self, day: date, arrival: int) -> None:
+        """The block of `day` arrives (as a whole) at `arrival` instead of its usual delay."""
+        if arrival < self.meta(day).end:
+            raise ValueError("a block cannot arrive before it ends")
+        self._arrivals[day] = arrival
 
     def blocks_overlapping(self, start: int, end: int) -> Iterator[BlockMeta]:
         """Blocks that overlap [start, end), in time order."""
@@ -188,22 +243,35 @@ class MeterData:
                 yield meta
             day += timedelta(days=1)
 
+    def inserted_blocks(self, start: int, end: int) -> Iterator[BlockMeta]:
+        """Blocks that may hold a delivery inserted in [start, end), in time order.
+
+        Usual deliveries come at most INSERT_LOOKBACK_DAYS after their block;
+        scheduled ones can be of any age.
+        """
+        seen: set[date] = set()
+        lookback = INSERT_LOOKBACK_DAYS * DAY
+        for meta in self.blocks_overlapping(start - lookback, end):
+            seen.add(meta.day)
+            yield meta
+        for day in sorted((self._corrections.keys() | self._arrivals.keys()) - seen):
+            yield self.meta(day)
+
     def version(self, meta: BlockMeta, release: int | None) -> Version:
         """The block's values as a client sees them at `release` (None: final version)."""
         base = _true_series(self.meter, meta.day)
-        n = (meta.end - meta.start) // meta.step
+        n = meta.size
         states = [self._final_state] * n
         series = base
-        corr = meta.correction
-        if release is not None and corr is not None and meta.estimated(release):
-            stop = min(n, corr.first + corr.count)
-            series = {}
-            for key, original in base.items():
-                changed = list(original)
-                for i in range(corr.first, stop):
-                    changed[i] = round(changed[i] * corr.factor, 3)
-                series[key] = changed
-            states[corr.first : stop] = [self._estimated_state] * (stop - corr.first)
+        pending = [] if release is None else meta.pending(release)
+        if pending:
+            series = {key: list(original) for key, original in base.items()}
+            for corr in pending:
+                stop = min(n, corr.first + corr.count)
+                for changed in series.values():
+                    for i in range(corr.first, stop):
+                        changed[i] = round(changed[i] * corr.factor, 3)
+                states[corr.first : stop] = [self._estimated_state] * (stop - corr.first)
         gcf_code: str | None = None
         factor = 1.0
         if self.meter.gas:
@@ -307,17 +375,19 @@ def _block_meta(meter: MockEan, day: date) -> BlockMeta:
     u = stable_hash("arrival", meter.ean, ordinal) / 2**64
     delay = 3600 + int(71 * 3600 * u**2.5)
     arrival = end + delay - delay % 60
-    correction = None
+    corrections: tuple[Correction, ...] = ()
     h = stable_hash("correction", meter.ean, ordinal)
     if h % 1000 < 50:
         n = (end - start) // step
         second = 86400 + (h >> 10) % 86400
         magnitude = 0.03 + (h >> 50) % 71 / 1000
-        correction = Correction(
-            arrival=arrival + second - second % 60,
-            first=(h >> 20) % n,
-            count=4 + (h >> 40) % 13,
-            factor=1 + magnitude if h >> 62 & 1 else 1 - magnitude,
+        corrections = (
+            Correction(
+                arrival=arrival + second - second % 60,
+                first=(h >> 20) % n,
+                count=4 + (h >> 40) % 13,
+                factor=1 + magnitude if h >> 62 & 1 else 1 - magnitude,
+            ),
         )
     return BlockMeta(
         day=day,
@@ -325,7 +395,7 @@ def _block_meta(meter: MockEan, day: date) -> BlockMeta:
         end=end,
         step=step,
         arrival=arrival,
-        correction=correction,
+        corrections=corrections,
         gcf_definitive_at=gcf_definitive_at(day) if meter.gas else None,
     )
 

@@ -6,7 +6,7 @@ tests compare the API against values computed without HTTP.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import NamedTuple
@@ -14,7 +14,6 @@ from typing import NamedTuple
 from .data import (
     DAILY,
     FINE,
-    INSERT_LOOKBACK_DAYS,
     BlockMeta,
     Channel,
     DailyValue,
@@ -22,7 +21,7 @@ from .data import (
     Version,
 )
 from .eans import meter_id
-from .timeutil import DAY, format_ts
+from .timeutil import format_ts
 
 PERIOD_TYPES = ("readTime", "insertTime")
 COMPLEX_ENERGY_TYPES = ("active", "reactive")
@@ -49,18 +48,12 @@ class Chosen(NamedTuple):
     """A block version and which of its slices a query returns."""
 
     version: Version
-    fine: range  # indices of the fine slices
+    fine: Sequence[int]  # indices of the fine slices, ascending
     daily: bool  # whether the daily slice is included
 
 
-def _blocks(data: MeterData, sel: Selection) -> Iterator[tuple[BlockMeta, int | None]]:
-    """Blocks to report and the release moment of the version to show (None = final)."""
-    if sel.by_insert_time:
-        lookback = INSERT_LOOKBACK_DAYS * DAY
-        for meta in data.blocks_overlapping(sel.start - lookback, sel.end):
-            if meta.visible(sel.release) and sel.start <= meta.insert_time(sel.release) < sel.end:
-                yield meta, sel.release
-        return
+def _read_time(data: MeterData, sel: Selection) -> Iterator[tuple[BlockMeta, int | None]]:
+    """Blocks that overlap the window and the release moment of the version to show."""
     for meta in data.blocks_overlapping(sel.start, sel.end):
         if sel.final:
             yield meta, None
@@ -70,6 +63,25 @@ def _blocks(data: MeterData, sel: Selection) -> Iterator[tuple[BlockMeta, int | 
             yield meta, None
 
 
+def _inserted(data: MeterData, sel: Selection) -> Iterator[tuple[BlockMeta, list[int], bool]]:
+    """Blocks with values whose insert time falls in the window: those slices, and the daily one.
+
+    Each value's insert time is that of the latest delivery that held it: after a
+    correction, its slices (and the day's daily values) move to the correction's time.
+    """
+    for meta in data.inserted_blocks(sel.start, sel.end):
+        if not meta.visible(sel.release):
+            continue
+        latest: dict[int, int] = {}
+        for moment, indices in meta.inserts(sel.release):
+            for index in indices:
+                latest[index] = max(moment, latest.get(index, moment))
+        slices = [i for i in sorted(latest) if sel.start <= latest[i] < sel.end]
+        daily = sel.start <= meta.insert_time(sel.release) < sel.end
+        if slices or daily:
+            yield meta, slices, daily
+
+
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
@@ -77,31 +89,57 @@ def _ceil_div(a: int, b: int) -> int:
 def select(data: MeterData, sel: Selection) -> list[Chosen]:
     """Blocks in time order with the slices to return.
 
-    readTime selects by slice start; both period types clip to the mandate's data
-    period [clip_from, clip_to).
+    readTime selects by slice start; insertTime returns exactly what was
+    delivered in the window (a correction: its slices and the day's daily
+    values). Both clip to the mandate's data period [clip_from, clip_to).
     """
+    found: list[Chosen | None]
+    if sel.by_insert_time:
+        found = [
+            _clip(data, sel, meta, sel.release, indices, upper_start=None, daily=daily)
+            for meta, indices, daily in _inserted(data, sel)
+        ]
+    else:
+        found = [
+            _clip(data, sel, meta, release, range(meta.size), upper_start=sel.end, daily=True)
+            for meta, release in _read_time(data, sel)
+        ]
+    return [chosen for chosen in found if chosen is not None]
+
+
+def _clip(
+    data: MeterData,
+    sel: Selection,
+    meta: BlockMeta,
+    release: int | None,
+    indices: Sequence[int],
+    *,
+    upper_start: int | None,
+    daily: bool,
+) -> Chosen | None:
+    """The slices of a block that the window (readTime) and the data period let through."""
     lower = sel.clip_from
-    upper_start = None if sel.by_insert_time else sel.end
-    if not sel.by_insert_time:
+    if upper_start is not None:
         lower = sel.start if lower is None else max(lower, sel.start)
-    out = []
-    for meta, release in _blocks(data, sel):
-        step = meta.step
-        n = (meta.end - meta.start) // step
-        first = 0 if lower is None else max(0, _ceil_div(lower - meta.start, step))
-        stop = n
-        if upper_start is not None:
-            stop = min(stop, _ceil_div(upper_start - meta.start, step))
-        if sel.clip_to is not None:
-            stop = min(stop, (sel.clip_to - meta.start) // step)
-        daily = (
-            (lower is None or meta.start >= lower)
-            and (upper_start is None or meta.start < upper_start)
-            and (sel.clip_to is None or meta.end <= sel.clip_to)
-        )
-        if first < stop or daily:
-            out.append(Chosen(data.version(meta, release), range(first, max(first, stop)), daily))
-    return out
+    step = meta.step
+    first = 0 if lower is None else max(0, _ceil_div(lower - meta.start, step))
+    stop = meta.size
+    if upper_start is not None:
+        stop = min(stop, _ceil_div(upper_start - meta.start, step))
+    if sel.clip_to is not None:
+        stop = min(stop, (sel.clip_to - meta.start) // step)
+    daily = (
+        daily
+        and (lower is None or meta.start >= lower)
+        and (upper_start is None or meta.start < upper_start)
+        and (sel.clip_to is None or meta.end <= sel.clip_to)
+    )
+    fine: Sequence[int] = range(first, max(first, stop))
+    if not isinstance(indices, range):
+        fine = [i for i in indices if first <= i < stop]
+    if not fine and not daily:
+        return None
+    return Chosen(data.version(meta, release), fine, daily)
 
 
 def _groups(channels: list[Channel]) -> list[list[tuple[str, list[Channel]]]]:

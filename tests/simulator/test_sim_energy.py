@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from fluvius_simulator import FluviusSimulator
+from fluvius_simulator import BlockInfo, FluviusSimulator
 
 from .conftest import (
     Api,
@@ -514,7 +514,9 @@ async def test_corrections(
         flatten(headpoint_of(await api.energy(ean, *window)), "quarterHourlyEnergy"), key=_row_key
     )
     assert second == final_values
-    # The insert time moved to the second arrival.
+    # The corrected quarter-hours (and the day's daily values) moved to the second
+    # insert time; the others kept the first. insertTime gives each exactly once.
+    corrected_starts = {row[4] for row in changed}
     around = timedelta(minutes=1)
     old = await api.energy(
         ean,
@@ -522,17 +524,29 @@ async def test_corrections(
         (block.arrival + around).strftime(FMT),
         period_type="insertTime",
     )
-    assert window[0] not in {row[4] for row in flatten(headpoint_of(old), "quarterHourlyEnergy")}
+    old_head = headpoint_of(old)
+    kept = {row[4] for row in flatten(old_head, "quarterHourlyEnergy")}
+    assert window[0] not in {row[4] for row in flatten(old_head, "dailyEnergy")}
     new = await api.energy(
         ean,
         (block.correction_arrival - around).strftime(FMT),
         (block.correction_arrival + around).strftime(FMT),
         period_type="insertTime",
     )
-    rows = flatten(headpoint_of(new), "quarterHourlyEnergy")
-    assert sorted((r for r in rows if block.start <= utc(r[4]) < block.end), key=_row_key) == (
-        final_values
-    )
+    new_head = headpoint_of(new)
+    rows = [
+        r for r in flatten(new_head, "quarterHourlyEnergy") if block.start <= utc(r[4]) < block.end
+    ]
+    assert {r[4] for r in rows} == corrected_starts
+    assert kept.isdisjoint(corrected_starts)
+    assert len(kept & {r[4] for r in final_values}) + len(corrected_starts) == block_size(block)
+    assert sorted(rows, key=_row_key) == [r for r in final_values if r[4] in corrected_starts]
+    assert window[0] in {row[4] for row in flatten(new_head, "dailyEnergy")}
+
+
+def block_size(block: BlockInfo) -> int:
+    """Quarter-hours of a block (92 or 100 on DST days)."""
+    return int((block.end - block.start) / timedelta(minutes=15))
 
 
 def _row_key(row: tuple[Any, ...]) -> tuple[str, str, str, str, str]:
@@ -623,3 +637,70 @@ async def test_same_window_same_bytes(api: Api, sim: FluviusSimulator, clock: Cl
     outer_rows = flatten(headpoint_of(first), "quarterHourlyEnergy")
     assert set(inner_rows) <= set(outer_rows)
     assert len(inner_rows) == 96 * 3  # main + production + auxiliary
+
+
+# ---------------------------------------------------------------- late data of any age
+
+
+@pytest.mark.parametrize("age_days", [1, 5, 20, 150])
+async def test_scheduled_correction_arrives_alone(
+    api: Api, sim: FluviusSimulator, clock: Clock, age_days: int
+) -> None:
+    """A correction of any age: insertTime holds its quarter-hour and the day's daily values only."""
+    sim.add_mandate(DM_BOTH)
+    moment = (clock.now - timedelta(days=age_days)).replace(minute=15, second=0, microsecond=0)
+    (block,) = sim.blocks(DM_BOTH, moment, moment + timedelta(minutes=15))
+    # A day-old quarter-hour may not have arrived yet: correct it once it has.
+    clock.set(max(clock.now, block.arrival + timedelta(minutes=1)))
+    arrival = clock.now + timedelta(hours=1)
+    sim.schedule_correction(DM_BOTH, moment, factor=1.5, arrival=arrival)
+    stamp = moment.strftime(FMT)
+    window = (block.start.strftime(FMT), block.end.strftime(FMT))
+
+    await api.fetch_token()
+    before = flatten(headpoint_of(await api.energy(DM_BOTH, *window)), "quarterHourlyEnergy")
+    estimated = [row for row in before if row[4] == stamp]
+    assert {row[7] for row in estimated} == {"EST"}
+
+    clock.set(arrival + timedelta(minutes=1))
+    await api.fetch_token()
+    reply = await api.energy(
+        DM_BOTH, arrival.strftime(FMT), clock.now.strftime(FMT), period_type="insertTime"
+    )
+    head = headpoint_of(reply)
+    rows = flatten(head, "quarterHourlyEnergy")
+    assert {row[4] for row in rows} == {stamp}
+    final = truth_rows(sim.truth(DM_BOTH, moment, moment + timedelta(minutes=15), final=True))
+    assert sorted(rows, key=_row_key) == sorted(final, key=_row_key)
+    assert all(
+        abs(a[6] - b[6] * 1.5) < 0.002
+        for a, b in zip(sorted(estimated, key=_row_key), sorted(final, key=_row_key), strict=True)
+    )
+    assert [d["start"] for d in daily_slices(head)] == [window[0]]
+
+
+@pytest.mark.parametrize("age_days", [1, 5, 20, 150])
+async def test_scheduled_late_day_arrives_whole(
+    api: Api, sim: FluviusSimulator, clock: Clock, age_days: int
+) -> None:
+    """A day that arrives weeks late comes whole in the insertTime window it arrives in."""
+    sim.add_mandate(DM_BOTH)
+    day = (clock.now - timedelta(days=age_days + 1)).astimezone(BRUSSELS).date()
+    arrival = clock.now + timedelta(hours=1)
+    sim.schedule_arrival(DM_BOTH, day, arrival)
+    window = local_day(day.year, day.month, day.day)
+
+    await api.fetch_token()
+    assert fine_slices(headpoint_of(await api.energy(DM_BOTH, *window))) == []
+    clock.set(arrival + timedelta(minutes=1))
+    await api.fetch_token()
+    head = headpoint_of(
+        await api.energy(
+            DM_BOTH, arrival.strftime(FMT), clock.now.strftime(FMT), period_type="insertTime"
+        )
+    )
+    starts = {s["start"] for s in fine_slices(head)}
+    day_start, day_end = utc(window[0]), utc(window[1])
+    assert len(starts) == (day_end - day_start) // timedelta(minutes=15)
+    assert all(window[0] <= s < window[1] for s in starts)
+    assert [d["start"] for d in daily_slices(head)] == [window[0]]
