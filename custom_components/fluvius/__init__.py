@@ -13,12 +13,13 @@ from homeassistant.helpers.typing import ConfigType
 
 from .api import FluviusClient
 from .connect import create_client
-from .const import DOMAIN
-from .coordinator import FluviusEnergyCoordinator, FluviusMandatesCoordinator
+from .const import CONF_REQUEST_BUDGET, DEFAULT_REQUEST_BUDGET, DOMAIN
+from .coordinator import FluviusMandatesCoordinator
 from .devices import async_remove_entry_device, async_root_device, device_ean
 from .importer import StatisticsImporter
 from .ownership import async_release_entry
 from .peak_tracker import PeakTracker, peak_storage
+from .polling import FluviusEnergyCoordinator
 from .repairs import (
     async_clear_data_period_cut,
     async_delete_entry_issues,
@@ -63,6 +64,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FluviusConfigEntry) -> b
     energy = FluviusEnergyCoordinator(hass, entry, client, mandates, importer)
     entry.runtime_data = FluviusRuntimeData(client, mandates, energy, importer, peaks)
     importer.on_change = energy.async_update_listeners
+    importer.on_refused = energy.async_update_refused_issues
 
     await mandates.async_config_entry_first_refresh()
     # Purges wait for the recorder, which only commits once Home Assistant has
@@ -81,10 +83,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: FluviusConfigEntry) -> b
         entry.async_create_background_task(hass, _async_on_mandates(), "fluvius apply mandates")
 
     entry.async_on_unload(mandates.async_add_listener(_on_mandates))
+    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     entry.async_on_unload(importer.async_shutdown)
     entry.async_on_unload(peaks.async_flush)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+async def _async_options_updated(hass: HomeAssistant, entry: FluviusConfigEntry) -> None:
+    """Options apply without a reload; the request budget is the one kept in memory."""
+    per_hour = int(entry.options.get(CONF_REQUEST_BUDGET, DEFAULT_REQUEST_BUDGET))
+    entry.runtime_data.importer.budget.set_rate(per_hour)
 
 
 async def _async_apply_mandates(hass: HomeAssistant, entry: FluviusConfigEntry) -> None:

@@ -46,20 +46,24 @@ from .const import (
     CONF_ENVIRONMENT,
     CONF_HISTORY_MONTHS,
     CONF_IMPORT_REACTIVE,
+    CONF_REQUEST_BUDGET,
     CONF_SCOPE,
     CONF_SUBSCRIPTION_KEY,
     CONF_TENANT_ID,
     CONF_TOKEN_URL,
     DEFAULT_CORRECTION_DAYS,
     DEFAULT_HISTORY_MONTHS,
+    DEFAULT_REQUEST_BUDGET,
     DOMAIN,
     ENVIRONMENT_CUSTOM,
     ENVIRONMENTS,
     LOGGER,
     MAX_CORRECTION_DAYS,
     MAX_HISTORY_MONTHS,
+    MAX_REQUEST_BUDGET,
     MIN_CORRECTION_DAYS,
     MIN_HISTORY_MONTHS,
+    MIN_REQUEST_BUDGET,
     RENEWAL_URL,
 )
 
@@ -214,7 +218,7 @@ class FluviusConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class FluviusOptionsFlow(OptionsFlow):
-    """History depth of the first import, reactive energy and the correction window."""
+    """History depth of the first import, reactive energy, days read at start-up, request budget."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show and store the options."""
@@ -224,6 +228,7 @@ class FluviusOptionsFlow(OptionsFlow):
                     CONF_HISTORY_MONTHS: int(user_input[CONF_HISTORY_MONTHS]),
                     CONF_IMPORT_REACTIVE: user_input[CONF_IMPORT_REACTIVE],
                     CONF_CORRECTION_DAYS: int(user_input[CONF_CORRECTION_DAYS]),
+                    CONF_REQUEST_BUDGET: int(user_input[CONF_REQUEST_BUDGET]),
                 }
             )
         options = self.config_entry.options
@@ -254,6 +259,17 @@ class FluviusOptionsFlow(OptionsFlow):
                         step=1,
                         mode=NumberSelectorMode.BOX,
                         unit_of_measurement="days",
+                    )
+                ),
+                vol.Required(
+                    CONF_REQUEST_BUDGET,
+                    default=options.get(CONF_REQUEST_BUDGET, DEFAULT_REQUEST_BUDGET),
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=MIN_REQUEST_BUDGET,
+                        max=MAX_REQUEST_BUDGET,
+                        step=1,
+                        mode=NumberSelectorMode.BOX,
                     )
                 ),
             }

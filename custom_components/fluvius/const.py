@@ -32,12 +32,20 @@ DEFAULT_HISTORY_MONTHS: Final = 36
 MIN_HISTORY_MONTHS: Final = 1
 MAX_HISTORY_MONTHS: Final = 36
 DEFAULT_CORRECTION_DAYS: Final = 4
+# Energy calls per hour per entry, polls and history import together.
+CONF_REQUEST_BUDGET: Final = "request_budget"
+DEFAULT_REQUEST_BUDGET: Final = 720
+MIN_REQUEST_BUDGET: Final = 60
+MAX_REQUEST_BUDGET: Final = 3600
 MIN_CORRECTION_DAYS: Final = 4
 MAX_CORRECTION_DAYS: Final = 31
 
 # Polling: data arrives once a day, 1 to 72 hours late; mandates change rarely.
+# Every EAN is polled once per interval, at its own minute; the coordinator ticks in between.
 ENERGY_UPDATE_INTERVAL: Final = timedelta(hours=1)
-ENERGY_UPDATE_JITTER: Final = timedelta(minutes=5)
+POLL_TICK: Final = timedelta(minutes=5)
+# An EAN whose polls keep failing turns unavailable after this many in a row.
+UNAVAILABLE_AFTER_FAILURES: Final = 3
 MANDATES_UPDATE_INTERVAL: Final = timedelta(hours=4)
 # insertTime windows overlap the previous poll by this much, so nothing slips between.
 INSERT_TIME_OVERLAP: Final = timedelta(hours=2)

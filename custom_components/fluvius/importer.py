@@ -24,18 +24,23 @@ from .api import (
     EnergyResponse,
     EnergyType,
     FluviusAuthenticationError,
+    FluviusBadRequestError,
     FluviusClient,
     FluviusError,
     FluviusForbiddenError,
     FluviusNoAccessError,
+    FluviusResponseError,
     Granularity,
     HeadpointType,
     Mandate,
 )
+from .budget import RequestBudget
 from .const import (
     CONF_HISTORY_MONTHS,
     CONF_IMPORT_REACTIVE,
+    CONF_REQUEST_BUDGET,
     DEFAULT_HISTORY_MONTHS,
+    DEFAULT_REQUEST_BUDGET,
     LOGGER,
     MAX_CONCURRENT_REQUESTS,
 )
@@ -52,8 +57,13 @@ FLUVIUS_TZ = ZoneInfo("Europe/Brussels")
 WINDOW_DAYS = 184
 # Never ask further back than the API allows (3 years), with a day of margin.
 MAX_HISTORY_DAYS = 3 * 365 - 1
-# A failed window is retried after this long.
+# A failed window is retried after this long; one the API refuses, only daily.
 RETRY_DELAY = timedelta(minutes=15)
+PERMANENT_RETRY = timedelta(days=1)
+# Errors that repeating the same request cannot mend, once they come twice in a row
+# (a single malformed or cut body can be the network's doing).
+PERMANENT_ERRORS = (FluviusBadRequestError, FluviusResponseError)
+REFUSALS_FOR_GOOD = 2
 
 
 def local_midnight(day: date) -> datetime:
@@ -215,6 +225,11 @@ class StatisticsImporter:
         # first refresh) never wait behind a long history import.
         self._history_slots = asyncio.Semaphore(max(MAX_CONCURRENT_REQUESTS - 1, 1))
         self._window_slot = asyncio.Lock()
+        per_hour = int(entry.options.get(CONF_REQUEST_BUDGET, DEFAULT_REQUEST_BUDGET))
+        self.budget = RequestBudget(per_hour, hass.loop.time)
+        # EAN -> the error of a history window the API refuses (retried daily).
+        self.refused: dict[str, str] = {}
+        self.on_refused: Callable[[], None] = lambda: None
         # Called after every imported window and when peaks change, so sensors follow.
         self.on_change: Callable[[], None] = lambda: None
 
@@ -325,6 +340,8 @@ class StatisticsImporter:
         self, ean: str, mandate: Mandate, window: tuple[datetime, datetime]
     ) -> None:
         """Fetch, aggregate and write one window."""
+        # The history import leaves half the budget's burst to the polls.
+        await self.budget.async_spend(reserve=self.budget.capacity / 2)
         async with self._history_slots, self.request_slots:
             response = await self._client.get_energy(
                 ean,
@@ -338,6 +355,46 @@ class StatisticsImporter:
         # hourly rows outlive the window.
         async with self._window_slot:
             await self.async_write_responses(ean, [response])
+
+    async def _async_import_with_retries(
+        self, ean: str, mandate: Mandate, window: tuple[datetime, datetime]
+    ) -> bool:
+        """Import a window until it lands; False when the import must stop.
+
+        A transient error is retried soon; a request refused twice in a row (400,
+        a malformed body) only daily, with a repair issue: repeating it cannot help.
+        """
+        refusals = 0
+        while True:
+            try:
+                await self._async_import_window(ean, mandate, window)
+            except FluviusAuthenticationError:
+                LOGGER.warning("History import of EAN %s paused: credentials refused", ean)
+                async_update_credentials_issue(self._hass, self._entry, refused=True)
+                self._entry.async_start_reauth(self._hass)
+                return False
+            except (FluviusForbiddenError, FluviusNoAccessError) as err:
+                LOGGER.warning("History import of EAN %s stopped: %s", ean, err)
+                return False
+            except FluviusError as err:
+                refusals = refusals + 1 if isinstance(err, PERMANENT_ERRORS) else 0
+                permanent = refusals >= REFUSALS_FOR_GOOD
+                delay = PERMANENT_RETRY if permanent else RETRY_DELAY
+                if permanent:
+                    self.refused[ean] = str(err)
+                    self.on_refused()
+                LOGGER.warning(
+                    "History window %s of EAN %s failed (%s); retrying in %s",
+                    local_day(window[0]),
+                    ean,
+                    err,
+                    delay,
+                )
+                await asyncio.sleep(delay.total_seconds())
+            else:
+                if self.refused.pop(ean, None) is not None:
+                    self.on_refused()
+                return True
 
     async def _async_import_history(self, ean: str, mandate: Mandate) -> None:
         state = self.state(ean)
@@ -354,27 +411,8 @@ class StatisticsImporter:
             len(windows),
         )
         for window_start, window_end in windows:
-            while True:
-                try:
-                    await self._async_import_window(ean, mandate, (window_start, window_end))
-                    break
-                except FluviusAuthenticationError:
-                    LOGGER.warning("History import of EAN %s paused: credentials refused", ean)
-                    async_update_credentials_issue(self._hass, self._entry, refused=True)
-                    self._entry.async_start_reauth(self._hass)
-                    return
-                except (FluviusForbiddenError, FluviusNoAccessError) as err:
-                    LOGGER.warning("History import of EAN %s stopped: %s", ean, err)
-                    return
-                except FluviusError as err:
-                    LOGGER.warning(
-                        "History window %s of EAN %s failed (%s); retrying in %s",
-                        local_day(window_start),
-                        ean,
-                        err,
-                        RETRY_DELAY,
-                    )
-                    await asyncio.sleep(RETRY_DELAY.total_seconds())
+            if not await self._async_import_with_retries(ean, mandate, (window_start, window_end)):
+                return
             state.cursor = window_end
             await self.async_save()
             self.on_change()
@@ -440,6 +478,8 @@ class StatisticsImporter:
                 )
                 await self.writer.async_delete_from(sorted(state.statistic_ids), new_end)
             await self.peaks.async_delete_from(ean, new_end)
+            # The peak sensors follow the cut at once.
+            self.on_change()
             if state.history_to is not None and state.history_to > new_end:
                 state.history_to = new_end
                 if state.cursor is not None and state.cursor > new_end:

@@ -178,6 +178,31 @@ def async_update_forbidden_issues(
 
 
 @callback
+def async_update_refused_request_issues(
+    hass: HomeAssistant, entry: FluviusConfigEntry, refused: dict[str, str]
+) -> None:
+    """One issue per EAN whose requests the API refuses as malformed (EAN -> the error).
+
+    Such a request is only retried daily; the issue goes once one succeeds.
+    """
+    _async_delete_stale(
+        hass,
+        (issue_id("request_refused", entry, ""),),
+        {issue_id("request_refused", entry, ean) for ean in refused},
+    )
+    for ean, error in refused.items():
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id("request_refused", entry, ean),
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="request_refused",
+            translation_placeholders={"ean": ean, "error": error},
+        )
+
+
+@callback
 def async_update_credentials_issue(
     hass: HomeAssistant, entry: FluviusConfigEntry, *, refused: bool
 ) -> None:

@@ -31,13 +31,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .api import DataServiceType, EnergyType, Mandate, MandateStatus, RenewalStatus
-from .coordinator import (
-    EanSnapshot,
-    FluviusEnergyCoordinator,
-    FluviusMandatesCoordinator,
-    PeriodValue,
-    ValueKey,
-)
+from .coordinator import FluviusMandatesCoordinator
 from .entity import FluviusEntity, main_device, submeter_device
 from .peak import (
     LOW_VOLTAGE_MINIMUM_KW,
@@ -48,6 +42,8 @@ from .peak import (
     shift_month,
 )
 from .peak_tracker import isoformat, month_id
+from .polling import FluviusEnergyCoordinator
+from .snapshot import EanSnapshot, PeriodValue, ValueKey
 
 if TYPE_CHECKING:
     from . import FluviusConfigEntry
@@ -115,8 +111,8 @@ class FluviusValueSensor(FluviusEntity[FluviusEnergyCoordinator], SensorEntity):
 
     @property
     def available(self) -> bool:
-        """Unavailable while the API refuses this EAN."""
-        return super().available and self.ean not in self.coordinator.ean_errors
+        """Unavailable while the API refuses this EAN or its polls keep failing."""
+        return super().available and self.coordinator.is_available(self.ean)
 
     @property
     def native_value(self) -> float | None:
@@ -315,8 +311,8 @@ class FluviusDataSensor(FluviusEntity[FluviusEnergyCoordinator], SensorEntity):
 
     @property
     def available(self) -> bool:
-        """Unavailable while the API refuses this EAN."""
-        return super().available and self.ean not in self.coordinator.ean_errors
+        """Unavailable while the API refuses this EAN or its polls keep failing."""
+        return super().available and self.coordinator.is_available(self.ean)
 
     @property
     def native_value(self) -> Any:
@@ -404,7 +400,8 @@ PEAK_SENSORS: tuple[PeakSensorDescription, ...] = (
 class FluviusPeakSensor(FluviusEntity[FluviusEnergyCoordinator], SensorEntity):
     """Monthly peak power and its 12-month average, from the stored quarter-hours.
 
-    Peaks rest on data already stored, so they stay available while the API is not.
+    Peaks rest on data already stored, so a failed poll of the whole account
+    leaves them be; an EAN that is refused or keeps failing hides them too.
     """
 
     entity_description: PeakSensorDescription
@@ -428,8 +425,10 @@ class FluviusPeakSensor(FluviusEntity[FluviusEnergyCoordinator], SensorEntity):
 
     @property
     def available(self) -> bool:
-        """Available while quarter-hours of the EAN are kept."""
-        return self.ean in self.coordinator.importer.peaks.eans
+        """Available while quarter-hours of the EAN are kept and the EAN is."""
+        return self.ean in self.coordinator.importer.peaks.eans and self.coordinator.is_available(
+            self.ean
+        )
 
     @property
     def native_value(self) -> float | None:

@@ -154,13 +154,9 @@ def history_window(ean: str) -> RequestFilter:
     )
 
 
-def trailing_poll(ean: str) -> RequestFilter:
-    """A poll's trailing readTime window: every granularity, so none is named."""
-    return lambda query: (
-        query.get("ean") == [ean]
-        and query.get("periodType") == ["readTime"]
-        and "granularity" not in query
-    )
+def insert_poll(ean: str) -> RequestFilter:
+    """A poll's insertTime query."""
+    return lambda query: query.get("ean") == [ean] and query.get("periodType") == ["insertTime"]
 
 
 def granularity_request(ean: str, granularity: str) -> RequestFilter:

@@ -18,10 +18,12 @@ from custom_components.fluvius.const import (
     CONF_ENVIRONMENT,
     CONF_HISTORY_MONTHS,
     CONF_IMPORT_REACTIVE,
+    CONF_REQUEST_BUDGET,
     CONF_SCOPE,
     CONF_SUBSCRIPTION_KEY,
     CONF_TENANT_ID,
     CONF_TOKEN_URL,
+    DEFAULT_REQUEST_BUDGET,
     DOMAIN,
 )
 from fluvius_simulator import Fault, FluviusSimulator
@@ -198,4 +200,5 @@ async def test_options(hass: HomeAssistant, simulator: FluviusSimulator) -> None
         CONF_HISTORY_MONTHS: 12,
         CONF_IMPORT_REACTIVE: True,
         CONF_CORRECTION_DAYS: 7,
+        CONF_REQUEST_BUDGET: DEFAULT_REQUEST_BUDGET,
     }

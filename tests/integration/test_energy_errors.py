@@ -1,4 +1,4 @@
-"""Energy polls when one EAN fails transiently, when all do, and which mandate counts per EAN."""
+"""Energy polls when one EAN fails (transiently or for good), when all do, and which mandate counts."""
 
 from __future__ import annotations
 
@@ -6,12 +6,20 @@ from datetime import UTC, datetime, timedelta
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry, issue_registry as ir
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.fluvius.api import Mandate, MandateStatus
 from custom_components.fluvius.api.const import LIVE_BASE_URL, SANDBOX_BASE_URL
 from custom_components.fluvius.connect import base_url_for
+from custom_components.fluvius.const import (
+    DOMAIN,
+    ENERGY_UPDATE_INTERVAL,
+    UNAVAILABLE_AFTER_FAILURES,
+)
 from custom_components.fluvius.coordinator import pick_mandates
 from fluvius_simulator import Fault, FluviusSimulator
 
@@ -27,42 +35,115 @@ def frozen_now(freezer: FrozenDateTimeFactory) -> None:
     freezer.move_to("2026-03-10T09:17:00+00:00")
 
 
-async def test_one_failing_ean_keeps_its_last_values_and_the_others_update(
-    hass: HomeAssistant, simulator: FluviusSimulator, freezer: FrozenDateTimeFactory
+async def _poll(
+    hass: HomeAssistant, entry: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """An interval later every EAN is due again: one scheduled poll of each."""
+    freezer.tick(ENERGY_UPDATE_INTERVAL)
+    await entry.runtime_data.energy.async_refresh()
+    await settle(hass)
+
+
+def _state(hass: HomeAssistant, ean: str) -> str:
+    entity_id = entity_registry.async_get(hass).async_get_entity_id(
+        "sensor", DOMAIN, f"{ean}_newest_measurement"
+    )
+    assert entity_id is not None
+    state = hass.states.get(entity_id)
+    assert state is not None
+    return state.state
+
+
+async def test_one_failing_ean_keeps_its_last_values_then_turns_unavailable(
+    hass: HomeAssistant,
+    simulator: FluviusSimulator,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     simulator.add_mandate(DM_ELECTRICITY)
     simulator.add_mandate(DM_GAS)
     # Retries without backoff: the frozen clock would never end a backoff sleep.
     with patch("custom_components.fluvius.connect.RETRY_BACKOFF_BASE", 0):
         entry = await setup_entry(hass, simulator)
-    energy = entry.runtime_data.energy
-    before = energy.data
+        energy = entry.runtime_data.energy
+        before = energy.data
 
-    freezer.tick(timedelta(days=1))
-    simulator.faults.add(Fault(kind="status", status=503, path=ENERGY, ean=DM_GAS))
-    await energy.async_refresh()
-    await settle(hass)
-    assert energy.last_update_success
-    # The failing EAN keeps what it showed; the other moved on by a day.
-    assert energy.data[DM_GAS] is before[DM_GAS]
-    assert energy.data[DM_ELECTRICITY].newest_measurement is not None
-    assert before[DM_ELECTRICITY].newest_measurement is not None
-    assert (
-        energy.data[DM_ELECTRICITY].newest_measurement > before[DM_ELECTRICITY].newest_measurement
-    )
-    assert "503" in energy.last_errors[DM_GAS]
-    assert DM_GAS not in energy.ean_errors, "a transient error does not make the EAN unavailable"
+        freezer.tick(timedelta(days=1))
+        simulator.faults.add(Fault(kind="status", status=503, path=ENERGY, ean=DM_GAS))
+        caplog.clear()
+        await _poll(hass, entry, freezer)
+        assert energy.last_update_success
+        # The failing EAN keeps what it showed; the other moved on by a day.
+        assert energy.data[DM_GAS] is before[DM_GAS]
+        newest = energy.data[DM_ELECTRICITY].newest_measurement
+        assert newest is not None
+        assert before[DM_ELECTRICITY].newest_measurement is not None
+        assert newest > before[DM_ELECTRICITY].newest_measurement
+        assert "503" in energy.last_errors[DM_GAS]
+        assert energy.is_available(DM_GAS), "one failed poll does not make the EAN unavailable"
+        assert _state(hass, DM_GAS) != STATE_UNAVAILABLE
 
-    # When every EAN fails, the poll as a whole fails (and recovers silently later).
-    simulator.faults.add(Fault(kind="status", status=503, path=ENERGY, ean=DM_ELECTRICITY))
-    await energy.async_refresh()
-    await settle(hass)
-    assert not energy.last_update_success
+        # After a few failed polls in a row its entities say so, logged once.
+        for _ in range(UNAVAILABLE_AFTER_FAILURES - 1):
+            await _poll(hass, entry, freezer)
+        assert not energy.is_available(DM_GAS)
+        assert _state(hass, DM_GAS) == STATE_UNAVAILABLE
+        assert _state(hass, DM_ELECTRICITY) != STATE_UNAVAILABLE
+        await _poll(hass, entry, freezer)
+        unavailable = [r for r in caplog.records if f"EAN {DM_GAS} is unavailable" in r.message]
+        assert [r.levelname for r in unavailable] == ["INFO"]
+
+        simulator.faults.clear()
+        await _poll(hass, entry, freezer)
+        assert energy.is_available(DM_GAS)
+        assert _state(hass, DM_GAS) != STATE_UNAVAILABLE
+        back = [r for r in caplog.records if f"EAN {DM_GAS} is available again" in r.message]
+        assert [r.levelname for r in back] == ["INFO"]
+
+        # When every EAN fails, the poll as a whole fails (and recovers silently later).
+        simulator.faults.add(Fault(kind="status", status=503, path=ENERGY))
+        await _poll(hass, entry, freezer)
+        assert not energy.last_update_success
+        # Between two scheduled polls nothing is due: the entry stays failed.
+        await energy.async_refresh()
+        assert not energy.last_update_success
+        simulator.faults.clear()
+        await _poll(hass, entry, freezer)
+        assert energy.last_update_success
+
+
+async def test_refused_request_is_retried_daily_with_a_repair_issue(
+    hass: HomeAssistant, simulator: FluviusSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    simulator.add_mandate(DM_ELECTRICITY)
+    simulator.add_mandate(DM_GAS)
+    entry = await setup_entry(hass, simulator)
+    issue = f"request_refused_{entry.entry_id}_{DM_GAS}"
+    simulator.faults.add(Fault(kind="status", status=400, path=ENERGY, ean=DM_GAS))
+    simulator.reset_stats()
+    # Once refused may be the network's doing: the next hourly poll tries again.
+    await _poll(hass, entry, freezer)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue) is None
+    await _poll(hass, entry, freezer)
+    found = ir.async_get(hass).async_get_issue(DOMAIN, issue)
+    assert found is not None
+    assert found.translation_placeholders is not None
+    assert found.translation_placeholders["ean"] == DM_GAS
+    assert "400" in found.translation_placeholders["error"]
+
+    # Hourly polls go on for the other EAN; the refused one waits a day.
+    for _ in range(5):
+        await _poll(hass, entry, freezer)
+    gas_calls = [r for r in simulator.requests if r.query.get("ean") == [DM_GAS]]
+    other_calls = [r for r in simulator.requests if r.query.get("ean") == [DM_ELECTRICITY]]
+    assert len(gas_calls) == 2
+    assert len(other_calls) >= 7
 
     simulator.faults.clear()
-    await energy.async_refresh()
+    freezer.tick(timedelta(days=1))
+    await entry.runtime_data.energy.async_refresh()
     await settle(hass)
-    assert energy.last_update_success
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue) is None
 
 
 def _mandate(status: MandateStatus, end: datetime | None, ref: str) -> Mandate:

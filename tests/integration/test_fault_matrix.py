@@ -53,11 +53,11 @@ from .fault_harness import (
     expected_from_truth,
     granularity_request,
     history_window,
+    insert_poll,
     on_request,
     one_fault,
     row_count,
     snapshot,
-    trailing_poll,
     truth_differences,
 )
 
@@ -472,13 +472,11 @@ async def scenario_restart_mid_import(run: Run) -> str:
 
 async def scenario_restart_mid_correction(run: Run) -> str:
     await run.start()
-    # Both corrections have arrived (11:36 and 11:49); the next poll writes them.
-    await run.clock.advance_to(datetime(2026, 3, 10, 11, 50, tzinfo=dt_util.UTC))
-    on_request(run.sim, trailing_poll(GAS), one_fault(run.sim, Fault(kind="slow", delay=30)))
-    # Scheduled polls run as the entry's background tasks; so does this one.
-    run.entry.async_create_background_task(
-        run.hass, run.entry.runtime_data.energy.async_refresh(), "poll"
-    )
+    # Both corrections have arrived (11:36 and 11:49). Each EAN is polled at its own
+    # minute (electricity :34:53, gas :40:00), so at 12:38 electricity's poll has
+    # brought its correction; gas's comes at the next tick.
+    await run.clock.advance_to(datetime(2026, 3, 10, 12, 38, tzinfo=dt_util.UTC))
+    on_request(run.sim, insert_poll(GAS), one_fault(run.sim, Fault(kind="slow", delay=30)))
     await run.clock.run_until(lambda: run.sim.in_flight > 0)
     before = await snapshot(run.hass)
     truth = expected_from_truth(run.sim, EANS, DATA_FROM)
@@ -493,7 +491,7 @@ async def scenario_restart_mid_correction(run: Run) -> str:
     await run.restart()
     await run.clock.run_until(run.imported)
     return (
-        "Home Assistant restarted during the poll that writes the corrections: electricity "
+        "Home Assistant restarted during the poll that brings gas's correction: electricity "
         "corrected, gas not yet; after the restart the first poll writes the rest"
     )
 
@@ -505,8 +503,7 @@ async def scenario_dst_month_end(run: Run) -> str:
         1
         for request in run.sim.requests
         if request.query.get("ean") == [GAS]
-        and request.query.get("periodType") == ["readTime"]
-        and "granularity" not in request.query
+        and request.query.get("periodType") == ["insertTime"]
         and request.status == 200
     )
     return (

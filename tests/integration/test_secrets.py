@@ -92,11 +92,11 @@ async def test_no_secret_in_logs_diagnostics_repairs_or_errors(
 
     # The credentials are revoked: the next poll is refused and reauth starts.
     simulator.revoke_credentials()
-    energy = entry.runtime_data.energy
-    await energy.async_refresh()
+    mandates = entry.runtime_data.mandates
+    await mandates.async_refresh()
     await settle(hass)
-    assert energy.last_exception is not None
-    errors.append(energy.last_exception)
+    assert mandates.last_exception is not None
+    errors.append(mandates.last_exception)
     try:
         await entry.runtime_data.client.get_mandates()
     except FluviusAuthenticationError as err:

@@ -19,7 +19,12 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
 
-from custom_components.fluvius.const import CONF_ENVIRONMENT, DOMAIN, ENVIRONMENT_LIVE
+from custom_components.fluvius.const import (
+    CONF_ENVIRONMENT,
+    DOMAIN,
+    ENERGY_UPDATE_INTERVAL,
+    ENVIRONMENT_LIVE,
+)
 from fluvius_simulator import FluviusSimulator
 
 from .helpers import device_of, history_requests, local_midnight, settle
@@ -118,7 +123,10 @@ async def test_import_history_never_reaches_past_the_history_option(
 
 
 async def test_clear_statistics_of_the_whole_entry(
-    hass: HomeAssistant, simulator: FluviusSimulator, hass_storage: dict[str, Any]
+    hass: HomeAssistant,
+    simulator: FluviusSimulator,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     for ean in (DM_ELECTRICITY, DM_GAS):
         simulator.add_mandate(ean)
@@ -136,7 +144,11 @@ async def test_clear_statistics_of_the_whole_entry(
     assert sensor_state(hass, f"{DM_ELECTRICITY}_history_import") == "unknown"
 
     # The hourly poll does not bring the statistics back.
+    simulator.reset_stats()
+    freezer.tick(ENERGY_UPDATE_INTERVAL)
     await entry.runtime_data.energy.async_refresh()
+    await settle(hass)
+    assert [r for r in simulator.requests if r.path.endswith("energy")], "no poll ran"
     assert await statistic_ids(hass) == set()
     # Nothing left to clear.
     again = await call(hass, "clear_statistics", {"config_entry_id": entry.entry_id}, response=True)

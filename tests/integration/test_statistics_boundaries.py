@@ -332,11 +332,13 @@ async def snapshot(hass: HomeAssistant) -> dict[str, dict[datetime, dict[str, An
 
 
 def energy_windows(sim: FluviusSimulator) -> list[tuple[str, int]]:
-    """(from, status) of the history requests (those that name a granularity)."""
+    """(from, status) of the history requests (readTime naming a granularity)."""
     return [
         (request.query["from"][0], request.status)
         for request in sim.requests
-        if request.path == "/api/mandate/energy" and "granularity" in request.query
+        if request.path == "/api/mandate/energy"
+        and "granularity" in request.query
+        and request.query.get("periodType") == ["readTime"]
     ]
 
 
