@@ -80,6 +80,22 @@ async def async_get_config_entry_diagnostics(
                     mask_ean(ean): _mask_text(text, eans)
                     for ean, text in data.energy.last_errors.items()
                 },
+                "failed_polls": {
+                    mask_ean(ean): count for ean, count in data.energy.failures.items()
+                },
+                "refused_requests": {
+                    mask_ean(ean): _mask_text(text, eans)
+                    for ean, text in {**data.importer.refused, **data.energy.refused}.items()
+                },
+                "next_polls": {
+                    mask_ean(ean): moment.isoformat()
+                    for ean, moment in data.energy.next_polls.items()
+                },
+                "request_budget": {
+                    "per_hour": data.importer.budget.per_hour,
+                    "in_hand": round(data.importer.budget.available(), 1),
+                    "spent": data.importer.budget.spent,
+                },
                 "snapshots": {
                     mask_ean(ean): {
                         "newest_measurement": str(s.newest_measurement),

@@ -56,6 +56,7 @@ from .importer import (
 )
 from .late_data import Block, contiguous, partial_blocks, without_blocks
 from .repairs import (
+    async_clear_data_period_cut,
     async_update_credentials_issue,
     async_update_forbidden_issues,
     async_update_refused_request_issues,
@@ -388,3 +389,5 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
         await self.importer.async_write_responses(ean, responses)
         self.importer.state(ean).last_poll = polled_at
         await self.importer.async_save()
+        # A data period cut back earlier: the notice has served once data flow again.
+        async_clear_data_period_cut(self.hass, self.config_entry, ean)

@@ -40,6 +40,12 @@ async def test_diagnostics_redact_secrets(hass: HomeAssistant, simulator: Fluviu
     assert sorted(peaks) == ["2026-02", "2026-03"]
     assert peaks["2026-02"]["complete"] is True
     assert peaks["2026-02"]["present"] == peaks["2026-02"]["expected"] == 2688
+    energy = diagnostics["coordinators"]["energy"]
+    assert energy["request_budget"]["per_hour"] == 720
+    assert energy["request_budget"]["spent"] >= 1
+    (next_poll,) = energy["next_polls"].values()
+    assert next_poll > "2026-03"
+    assert energy["failed_polls"] == energy["refused_requests"] == {}
 
 
 async def _statistic_ids(hass: HomeAssistant) -> set[str]:

@@ -14,7 +14,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.fluvius.const import CONF_HISTORY_MONTHS, DOMAIN
+from custom_components.fluvius.const import CONF_HISTORY_MONTHS, DOMAIN, ENERGY_UPDATE_INTERVAL
 from fluvius_simulator import FluviusSimulator
 from tests.conftest import entry_data
 
@@ -86,6 +86,18 @@ async def test_data_period_cut_clears_after_the_next_import(
     await entry.runtime_data.mandates.async_refresh()
     await settle(hass)
     assert _issues(hass, entry) == set()
+
+
+async def test_data_period_cut_clears_after_the_next_poll_that_stores_data(
+    hass: HomeAssistant, simulator: FluviusSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    simulator.add_mandate(DM_ELECTRICITY)
+    entry = await setup_entry(hass, simulator)
+    ident = await _cut(hass, simulator, entry)
+    freezer.tick(ENERGY_UPDATE_INTERVAL)
+    await entry.runtime_data.energy.async_refresh()
+    await settle(hass)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, ident) is None
 
 
 async def test_data_period_cut_goes_with_the_mandate(
