@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+import time
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
@@ -10,7 +11,7 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry, issue_registry as ir
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.fluvius.api import Mandate, MandateStatus
 from custom_components.fluvius.api.const import LIVE_BASE_URL, SANDBOX_BASE_URL
@@ -23,7 +24,8 @@ from custom_components.fluvius.const import (
 from custom_components.fluvius.coordinator import pick_mandates
 from fluvius_simulator import Fault, FluviusSimulator
 
-from .helpers import settle, setup_entry
+from .fault_harness import history_window, on_request, one_fault
+from .helpers import make_entry, settle, setup_entry
 
 DM_ELECTRICITY = "541440110000000000"
 DM_GAS = "541441010000000000"
@@ -169,3 +171,56 @@ def test_pick_mandates_prefers_approved_then_the_latest_data_period() -> None:
 )
 def test_base_url_per_environment(environment: str, expected: str) -> None:
     assert base_url_for({"environment": environment, "base_url": "http://127.0.0.1:1/"}) == expected
+
+
+async def test_refused_history_window_backs_off_to_a_daily_retry(
+    hass: HomeAssistant, simulator: FluviusSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    simulator.add_mandate(DM_GAS)
+    refused = on_request(
+        simulator,
+        history_window(DM_GAS),
+        one_fault(simulator, Fault(kind="status", status=400)),
+        times=3,
+    )
+    entry = make_entry(simulator)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    importer = entry.runtime_data.importer
+    issue = f"request_refused_{entry.entry_id}_{DM_GAS}"
+
+    async def wait(delta: timedelta, attempts: int | None = None) -> None:
+        """Move time on; with ``attempts``, until that many windows were tried."""
+        freezer.tick(delta)
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+        for _ in range(500 if attempts is not None else 20):
+            if attempts is not None and len(refused) >= attempts:
+                break
+            # Background work (the retry's request) runs on real time.
+            await hass.async_add_executor_job(time.sleep, 0.01)
+        await hass.async_block_till_done()
+
+    # Once refused: retried after the usual 15 minutes, no issue yet.
+    assert len(refused) == 1
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue) is None
+    await wait(timedelta(minutes=16), attempts=2)
+    # Twice: a daily retry and an issue naming the EAN and the error.
+    assert len(refused) == 2
+    found = ir.async_get(hass).async_get_issue(DOMAIN, issue)
+    assert found is not None
+    assert found.translation_placeholders is not None
+    assert "400" in found.translation_placeholders["error"]
+    await wait(timedelta(hours=6))
+    assert len(refused) == 2
+    await wait(timedelta(hours=18, minutes=1), attempts=3)
+    assert len(refused) == 3
+    # The third refusal is the last fault: the next daily retry lands.
+    await wait(timedelta(days=1, minutes=1))
+    for _ in range(500):
+        if importer.history_done(DM_GAS):
+            break
+        await hass.async_add_executor_job(time.sleep, 0.01)
+    assert importer.history_done(DM_GAS)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue) is None
