@@ -232,49 +232,46 @@ class FluviusOptionsFlow(OptionsFlow):
                 }
             )
         options = self.config_entry.options
+
         schema = vol.Schema(
             {
-                vol.Required(
+                **_number(
+                    options,
                     CONF_HISTORY_MONTHS,
-                    default=options.get(CONF_HISTORY_MONTHS, DEFAULT_HISTORY_MONTHS),
-                ): NumberSelector(
-                    NumberSelectorConfig(
-                        min=MIN_HISTORY_MONTHS,
-                        max=MAX_HISTORY_MONTHS,
-                        step=1,
-                        mode=NumberSelectorMode.BOX,
-                        unit_of_measurement="months",
-                    )
+                    DEFAULT_HISTORY_MONTHS,
+                    (MIN_HISTORY_MONTHS, MAX_HISTORY_MONTHS),
+                    "months",
                 ),
                 vol.Required(
                     CONF_IMPORT_REACTIVE, default=options.get(CONF_IMPORT_REACTIVE, False)
                 ): BooleanSelector(),
-                vol.Required(
+                **_number(
+                    options,
                     CONF_CORRECTION_DAYS,
-                    default=options.get(CONF_CORRECTION_DAYS, DEFAULT_CORRECTION_DAYS),
-                ): NumberSelector(
-                    NumberSelectorConfig(
-                        min=MIN_CORRECTION_DAYS,
-                        max=MAX_CORRECTION_DAYS,
-                        step=1,
-                        mode=NumberSelectorMode.BOX,
-                        unit_of_measurement="days",
-                    )
+                    DEFAULT_CORRECTION_DAYS,
+                    (MIN_CORRECTION_DAYS, MAX_CORRECTION_DAYS),
+                    "days",
                 ),
-                vol.Required(
+                **_number(
+                    options,
                     CONF_REQUEST_BUDGET,
-                    default=options.get(CONF_REQUEST_BUDGET, DEFAULT_REQUEST_BUDGET),
-                ): NumberSelector(
-                    NumberSelectorConfig(
-                        min=MIN_REQUEST_BUDGET,
-                        max=MAX_REQUEST_BUDGET,
-                        step=1,
-                        mode=NumberSelectorMode.BOX,
-                    )
+                    DEFAULT_REQUEST_BUDGET,
+                    (MIN_REQUEST_BUDGET, MAX_REQUEST_BUDGET),
+                    None,
                 ),
             }
         )
         return self.async_show_form(step_id="init", data_schema=schema)
+
+
+def _number(
+    options: Mapping[str, Any], key: str, default: int, bounds: tuple[int, int], unit: str | None
+) -> dict[vol.Required, NumberSelector]:
+    """A whole-number option field in a box, defaulting to the stored value."""
+    config = NumberSelectorConfig(min=bounds[0], max=bounds[1], step=1, mode=NumberSelectorMode.BOX)
+    if unit is not None:
+        config["unit_of_measurement"] = unit
+    return {vol.Required(key, default=options.get(key, default)): NumberSelector(config)}
 
 
 async def _async_validate(flow: ConfigFlow, data: Mapping[str, Any]) -> tuple[dict[str, str], int]:

@@ -122,21 +122,13 @@ def async_update_ownership_issues(
     hass: HomeAssistant, entry: FluviusConfigEntry, owners: dict[str, str]
 ) -> None:
     """One issue per EAN another entry owns (EAN -> the owner's title)."""
-    _async_delete_stale(
+    _async_sync_per_ean(
         hass,
-        (issue_id("ean_owned_elsewhere", entry, ""),),
-        {issue_id("ean_owned_elsewhere", entry, ean) for ean in owners},
+        entry,
+        "ean_owned_elsewhere",
+        {ean: {"ean": ean, "owner": owner, "title": entry.title} for ean, owner in owners.items()},
+        ir.IssueSeverity.WARNING,
     )
-    for ean, owner in owners.items():
-        ir.async_create_issue(
-            hass,
-            DOMAIN,
-            issue_id("ean_owned_elsewhere", entry, ean),
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="ean_owned_elsewhere",
-            translation_placeholders={"ean": ean, "owner": owner, "title": entry.title},
-        )
 
 
 @callback
@@ -160,21 +152,7 @@ def async_update_forbidden_issues(
     hass: HomeAssistant, entry: FluviusConfigEntry, forbidden: set[str]
 ) -> None:
     """One issue per EAN the API refuses with 403 (access or geoblocking)."""
-    _async_delete_stale(
-        hass,
-        (issue_id("ean_forbidden", entry, ""),),
-        {issue_id("ean_forbidden", entry, ean) for ean in forbidden},
-    )
-    for ean in forbidden:
-        ir.async_create_issue(
-            hass,
-            DOMAIN,
-            issue_id("ean_forbidden", entry, ean),
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key="ean_forbidden",
-            translation_placeholders={"ean": ean},
-        )
+    _async_sync_per_ean(hass, entry, "ean_forbidden", {ean: {"ean": ean} for ean in forbidden})
 
 
 @callback
@@ -185,20 +163,37 @@ def async_update_refused_request_issues(
 
     Such a request is only retried daily; the issue goes once one succeeds.
     """
+    _async_sync_per_ean(
+        hass,
+        entry,
+        "request_refused",
+        {ean: {"ean": ean, "error": error} for ean, error in refused.items()},
+    )
+
+
+@callback
+def _async_sync_per_ean(
+    hass: HomeAssistant,
+    entry: FluviusConfigEntry,
+    kind: str,
+    wanted: dict[str, dict[str, str]],
+    severity: ir.IssueSeverity = ir.IssueSeverity.ERROR,
+) -> None:
+    """Exactly one issue of ``kind`` per EAN in ``wanted`` (EAN -> placeholders)."""
     _async_delete_stale(
         hass,
-        (issue_id("request_refused", entry, ""),),
-        {issue_id("request_refused", entry, ean) for ean in refused},
+        (issue_id(kind, entry, ""),),
+        {issue_id(kind, entry, ean) for ean in wanted},
     )
-    for ean, error in refused.items():
+    for ean, placeholders in wanted.items():
         ir.async_create_issue(
             hass,
             DOMAIN,
-            issue_id("request_refused", entry, ean),
+            issue_id(kind, entry, ean),
             is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key="request_refused",
-            translation_placeholders={"ean": ean, "error": error},
+            severity=severity,
+            translation_key=kind,
+            translation_placeholders=placeholders,
         )
 
 
