@@ -90,6 +90,13 @@ def _eans(entry: FluviusConfigEntry, call: ServiceCall) -> list[str]:
     known = entry.runtime_data.mandates.data.by_ean
     if (ean := call.data.get(ATTR_EAN)) is None:
         return sorted(known)
+    if ean in entry.runtime_data.mandates.data.foreign:
+        # Statistic ids are global: this entry must not touch the owner's statistics.
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="ean_owned_elsewhere",
+            translation_placeholders={"ean": ean},
+        )
     if ean not in known and ean not in entry.runtime_data.importer.states:
         raise ServiceValidationError(
             translation_domain=DOMAIN,

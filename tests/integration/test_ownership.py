@@ -8,6 +8,7 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
@@ -105,6 +106,15 @@ async def test_second_entry_leaves_the_ean_until_the_owner_is_removed(
         "title": "Fluvius second",
     }
     assert _owned_issue(hass, first, SHARED) is None
+    # Its actions leave the owner's statistics alone.
+    with pytest.raises(ServiceValidationError):
+        await hass.services.async_call(
+            DOMAIN,
+            "clear_statistics",
+            {"config_entry_id": second.entry_id, "ean": SHARED},
+            blocking=True,
+            return_response=True,
+        )
 
     imports_before = len(history_requests(simulator, SHARED))
     assert await hass.config_entries.async_remove(first.entry_id)
