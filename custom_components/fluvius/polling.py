@@ -80,6 +80,12 @@ class PollPlan:
     insert_from: datetime | None
     end: datetime
 
+    @property
+    def calls(self) -> int:
+        """Energy calls the plan makes, before any re-read."""
+        reads = 0 if self.read_from is None else len(split_windows(self.read_from, self.end))
+        return reads + (self.insert_from is not None)
+
 
 def poll_phase(ean: str) -> float:
     """Seconds into every interval at which an EAN is polled: spread, and stable."""
@@ -142,21 +148,34 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
         """Whether the EAN's entities show values: not refused, not failing for long."""
         return ean not in self.ean_errors
 
-    def due(self, eans: list[str], now: datetime) -> list[str]:
-        """The EANs to poll now, oldest due first, as many as the budget has tokens for."""
+    def due(
+        self, mandates: dict[str, Mandate], previous: dict[str, EanSnapshot], now: datetime
+    ) -> list[str]:
+        """The EANs to poll now, oldest due first, as many as the tokens in hand pay for.
+
+        The others stay due for the next tick, so a large account's first polls
+        spread out instead of holding up the entry's setup.
+        """
+        never = datetime.min.replace(tzinfo=dt_util.UTC)
         waiting = sorted(
-            (self.next_polls.get(ean, datetime.min.replace(tzinfo=dt_util.UTC)), ean)
-            for ean in eans
-            if ean not in self.next_polls or self.next_polls[ean] <= now
+            (self.next_polls.get(ean, never), ean)
+            for ean in mandates
+            if self.next_polls.get(ean, never) <= now
         )
-        room = max(1, int(self.budget.available()))
-        return [ean for _, ean in waiting[:room]]
+        room = self.budget.available()
+        chosen: list[str] = []
+        for _, ean in waiting:
+            room -= self.plan(ean, mandates[ean], ean in previous, now).calls
+            if room < 0 and chosen:
+                break
+            chosen.append(ean)
+        return chosen
 
     async def _async_update_data(self) -> dict[str, EanSnapshot]:
         mandates = self.mandates.data.by_ean if self.mandates.data else {}
         now = dt_util.utcnow()
         previous = self.data or {}
-        due = self.due(sorted(mandates), now)
+        due = self.due(mandates, previous, now)
         results = await asyncio.gather(
             *(self._async_poll_ean(ean, mandates[ean], previous.get(ean), now) for ean in due),
             return_exceptions=True,

@@ -23,6 +23,7 @@ RECORDER_TESTS=(
     tests/integration/test_fault_matrix.py
     tests/integration/test_history_import.py
     tests/integration/test_services.py
+    tests/integration/test_late_data.py
 )
 
 _step_started=0

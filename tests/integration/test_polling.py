@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
@@ -21,7 +21,7 @@ from custom_components.fluvius.const import (
 from custom_components.fluvius.polling import next_poll, poll_phase
 from fluvius_simulator import FluviusSimulator
 
-from .helpers import settle, setup_entry
+from .helpers import make_entry, settle, setup_entry
 
 DM_ELECTRICITY = "541440110000000000"
 DM_GAS = "541441010000000000"
@@ -106,3 +106,32 @@ async def test_request_budget_applies_without_a_reload(
     assert entry.runtime_data.importer.budget is budget
     assert budget.per_hour == 120
     assert budget.capacity == 10
+
+
+async def test_a_small_budget_spreads_the_first_polls_instead_of_holding_up_setup(
+    hass: HomeAssistant, simulator: FluviusSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to("2026-03-10T09:17:00+00:00")
+    eans = [f"541440010000000{index:03d}" for index in range(8)]
+    for ean in eans:
+        simulator.add_mandate(ean)
+    # 60 calls an hour: five in hand. Waiting for more would never end on a frozen
+    # clock, so a setup that waited would hang this test.
+    entry = make_entry(simulator, {CONF_REQUEST_BUDGET: 60})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    # (The history import waits for tokens in the background all along.)
+    await hass.async_block_till_done()
+    energy = entry.runtime_data.energy
+    first = set(energy.data)
+    assert 0 < len(first) < len(eans)
+    for _ in range(12):
+        if set(energy.data) == set(eans):
+            break
+        freezer.tick(timedelta(minutes=5))
+        await energy.async_refresh()
+        await hass.async_block_till_done()
+    assert set(energy.data) == set(eans)
+    assert entry.runtime_data.importer.budget.spent <= 60 * (1 + 1)
+    # Unloading ends the history import that still waits for tokens.
+    assert await hass.config_entries.async_unload(entry.entry_id)
