@@ -224,3 +224,28 @@ async def test_refused_history_window_backs_off_to_a_daily_retry(
         await hass.async_add_executor_job(time.sleep, 0.01)
     assert importer.history_done(DM_GAS)
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue) is None
+
+
+async def test_peak_sensors_follow_an_ean_that_keeps_failing(
+    hass: HomeAssistant, simulator: FluviusSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    simulator.add_mandate(DM_ELECTRICITY)
+    simulator.add_mandate(DM_GAS)
+    with patch("custom_components.fluvius.connect.RETRY_BACKOFF_BASE", 0):
+        entry = await setup_entry(hass, simulator)
+        peak = entity_registry.async_get(hass).async_get_entity_id(
+            "sensor", DOMAIN, f"{DM_ELECTRICITY}_current_month_peak"
+        )
+        assert peak is not None
+        assert hass.states.get(peak).state != STATE_UNAVAILABLE
+        simulator.faults.add(Fault(kind="status", status=503, path=ENERGY, ean=DM_ELECTRICITY))
+        # One failed poll leaves the stored peaks on show...
+        await _poll(hass, entry, freezer)
+        assert hass.states.get(peak).state != STATE_UNAVAILABLE
+        # ...a few in a row hide them with the EAN's other entities.
+        for _ in range(UNAVAILABLE_AFTER_FAILURES - 1):
+            await _poll(hass, entry, freezer)
+        assert hass.states.get(peak).state == STATE_UNAVAILABLE
+        simulator.faults.clear()
+        await _poll(hass, entry, freezer)
+        assert hass.states.get(peak).state != STATE_UNAVAILABLE
