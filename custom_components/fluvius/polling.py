@@ -66,6 +66,9 @@ from .snapshot import EanSnapshot, build_snapshot, merge_snapshots
 if TYPE_CHECKING:
     from . import FluviusConfigEntry
 
+# Home Assistant wakes a coordinator up to a second early: EANs due that soon are due.
+WAKE_MARGIN = timedelta(seconds=2)
+MIN_WAKE = timedelta(seconds=10)
 # insertTime queries reach at most about six months back.
 MAX_INSERT_WINDOW = timedelta(days=180)
 # Data arrive at most 72 hours late: after a longer gap, readTime starts this much earlier.
@@ -112,7 +115,7 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
         mandates: FluviusMandatesCoordinator,
         importer: StatisticsImporter,
     ) -> None:
-        """Tick every few minutes; each EAN is due once per interval, at its own phase."""
+        """Wake when the next EAN is due (at most a tick apart): each once per interval."""
         super().__init__(
             hass,
             LOGGER,
@@ -160,7 +163,7 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
         waiting = sorted(
             (self.next_polls.get(ean, never), ean)
             for ean in mandates
-            if self.next_polls.get(ean, never) <= now
+            if self.next_polls.get(ean, never) <= now + WAKE_MARGIN
         )
         room = self.budget.available()
         chosen: list[str] = []
@@ -185,6 +188,7 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
             self._note_result(ean, result, snapshots, now)
         for ean in set(self.next_polls) - set(mandates):
             self._forget(ean)
+        self.update_interval = self._until_next(mandates, now)
         async_update_forbidden_issues(
             self.hass,
             self.config_entry,
@@ -209,6 +213,18 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
         """One repair issue per EAN whose polls or history windows the API refuses."""
         refused = {**self.importer.refused, **self.refused}
         async_update_refused_request_issues(self.hass, self.config_entry, refused)
+
+    def _until_next(self, mandates: dict[str, Mandate], now: datetime) -> timedelta:
+        """Wake when the next EAN is due, so each is polled on its minute, hour after hour.
+
+        EANs still waiting for tokens are tried again soon; never longer than a tick.
+        """
+        never = datetime.min.replace(tzinfo=dt_util.UTC)
+        upcoming = min((self.next_polls.get(ean, never) for ean in mandates), default=None)
+        if upcoming is None:
+            return POLL_TICK
+        wait = max(upcoming - now, timedelta(0)) + WAKE_MARGIN
+        return min(max(wait, MIN_WAKE), POLL_TICK)
 
     def _note_result(
         self,

@@ -3,8 +3,8 @@
 The history of every EAN is already in; a day of virtual time passes, with
 polls on schedule and data arriving as the simulator delivers it (late days,
 corrections). Checks the request budget per EAN and day, that requests never
-burst, and that every delivery is seen within one poll interval (plus a tick)
-of its insert time. ``benchmarks/bench_polling.py`` runs this with 300 EANs
+burst, and that every delivery is seen within one poll interval of its
+insert time. ``benchmarks/bench_polling.py`` runs this with 300 EANs
 and prints the figures it writes.
 """
 
@@ -145,4 +145,5 @@ async def test_steady_state_polling_fits_the_budget(
     assert per_ean_day <= CALLS_PER_EAN_DAY, figures
     assert simulator.max_concurrent <= MAX_CONCURRENT_REQUESTS, figures
     assert max(per_tick.values()) <= 3 * share + 3, figures
-    assert staleness <= (ENERGY_UPDATE_INTERVAL + POLL_TICK).total_seconds(), figures
+    # Within one poll interval (plus the answers' latency).
+    assert staleness <= (ENERGY_UPDATE_INTERVAL + timedelta(seconds=30)).total_seconds(), figures
