@@ -57,6 +57,8 @@ FLUVIUS_TZ = ZoneInfo("Europe/Brussels")
 WINDOW_DAYS = 184
 # Never ask further back than the API allows (3 years), with a day of margin.
 MAX_HISTORY_DAYS = 3 * 365 - 1
+# Seconds within which poll cursors are gathered into one write of the store.
+STATE_SAVE_DELAY = 10
 # A failed window is retried after this long; one the API refuses, only daily.
 RETRY_DELAY = timedelta(minutes=15)
 PERMANENT_RETRY = timedelta(days=1)
@@ -241,10 +243,20 @@ class StatisticsImporter:
         }
 
     async def async_save(self) -> None:
-        """Persist the import state."""
-        await self._store.async_save(
-            {"eans": {ean: state.as_dict() for ean, state in self.states.items()}}
-        )
+        """Persist the import state now (history cursors: a restart resumes from them)."""
+        await self._store.async_save(self._to_store())
+
+    @callback
+    def async_schedule_save(self) -> None:
+        """Persist soon: hundreds of polls an hour coalesce into one write.
+
+        A poll cursor saved a little late only makes the next insertTime window
+        start earlier; writing the same rows twice changes nothing.
+        """
+        self._store.async_delay_save(self._to_store, STATE_SAVE_DELAY)
+
+    def _to_store(self) -> dict[str, Any]:
+        return {"eans": {ean: state.as_dict() for ean, state in self.states.items()}}
 
     async def async_remove_store(self) -> None:
         """Forget the import state (entry removed)."""
@@ -275,13 +287,13 @@ class StatisticsImporter:
         return None if state is None else state.meter_kind
 
     async def async_observe(self, ean: str, responses: Sequence[EnergyResponse]) -> bool:
-        """Record the meter kind the responses show; True (and saved) when it changed."""
+        """Record the meter kind the responses show; True (and soon saved) when it changed."""
         kind = observed_kind(responses)
         state = self.state(ean)
         if kind is None or kind == state.meter_kind:
             return False
         state.meter_kind = kind
-        await self.async_save()
+        self.async_schedule_save()
         async_update_meter_model(self._hass, self._entry.entry_id, ean, kind)
         return True
 
@@ -446,7 +458,8 @@ class StatisticsImporter:
         state = self.state(ean)
         if ids - (state.statistic_ids or set()):
             state.statistic_ids = (state.statistic_ids or set()) | ids
-            await self.async_save()
+            # (An id lost to a crash comes back with the statistic's next write.)
+            self.async_schedule_save()
         return data
 
     def history_done(self, ean: str) -> bool:
@@ -510,7 +523,12 @@ class StatisticsImporter:
         return cleared
 
     async def async_shutdown(self) -> None:
-        """Stop history tasks (the entry's background tasks are also cancelled by HA)."""
+        """Stop history tasks and write what a delayed save still holds.
+
+        (The entry's background tasks are also cancelled by HA.) Writing now also
+        keeps a late delayed write from overwriting what a reloaded entry stores.
+        """
         for task in self._tasks.values():
             task.cancel()
         self._tasks.clear()
+        await self.async_save()

@@ -423,6 +423,6 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
         """
         await self.importer.async_write_responses(ean, responses)
         self.importer.state(ean).last_poll = polled_at
-        await self.importer.async_save()
+        self.importer.async_schedule_save()
         # A data period cut back earlier: the notice has served once data flow again.
         async_clear_data_period_cut(self.hass, self.config_entry, ean)
