@@ -234,7 +234,8 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
         now: datetime,
     ) -> None:
         """Keep a poll's snapshot, or count its failure; schedule the EAN's next poll."""
-        self.next_polls[ean] = next_poll(poll_phase(ean), now)
+        # (A poll woken a little early must not count the phase point just ahead.)
+        self.next_polls[ean] = next_poll(poll_phase(ean), now + WAKE_MARGIN)
         if isinstance(result, FluviusAuthenticationError):
             async_update_credentials_issue(self.hass, self.config_entry, refused=True)
             raise ConfigEntryAuthFailed(

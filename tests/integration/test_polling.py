@@ -45,6 +45,23 @@ def test_next_poll_is_the_next_phase_point() -> None:
     assert next_poll(600.0, moment) == moment + ENERGY_UPDATE_INTERVAL
 
 
+async def test_a_poll_woken_early_is_due_again_an_hour_later(
+    hass: HomeAssistant, simulator: FluviusSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to("2026-03-10T09:17:00+00:00")
+    simulator.add_mandate(DM_ELECTRICITY)
+    entry = await setup_entry(hass, simulator)
+    energy = entry.runtime_data.energy
+    due = energy.next_polls[DM_ELECTRICITY]
+    # Home Assistant wakes a coordinator up to a second early.
+    freezer.move_to(due - timedelta(seconds=1))
+    simulator.reset_stats()
+    await energy.async_refresh()
+    await settle(hass)
+    assert [r for r in simulator.requests if r.path.endswith("energy")]
+    assert energy.next_polls[DM_ELECTRICITY] == due + ENERGY_UPDATE_INTERVAL
+
+
 async def test_budget_spreads_calls_and_keeps_a_reserve() -> None:
     now = [0.0]
     budget = RequestBudget(720, lambda: now[0])
