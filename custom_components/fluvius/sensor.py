@@ -448,43 +448,44 @@ async def async_setup_entry(
 ) -> None:
     """Add entities per EAN now, and for new EANs and values as they appear."""
     data = entry.runtime_data
-    # EAN -> unique ids added; an EAN that left loses its device and entities, so it
-    # is forgotten and its return re-creates them.
-    known: dict[str, set[str]] = {}
+    # EAN -> what was added for it ("ean", "peaks", (period, value key)); an EAN that
+    # left loses its device and entities, so it is forgotten and its return re-creates
+    # them. Only what is new is built: polls update listeners many times an hour.
+    known: dict[str, set[object]] = {}
 
-    @callback
-    def _add_new() -> None:
+    def _new_for(ean: str, mandate: Mandate, added: set[object]) -> list[SensorEntity]:
         new: list[SensorEntity] = []
-        by_ean = data.mandates.data.by_ean
-        for gone in known.keys() - by_ean.keys():
-            del known[gone]
-        for ean, mandate in by_ean.items():
-            added = known.setdefault(ean, set())
-            candidates: list[SensorEntity] = [
-                FluviusMandateSensor(data.mandates, ean, d) for d in MANDATE_SENSORS
-            ]
-            candidates += [
+        if "ean" not in added:
+            added.add("ean")
+            new += [FluviusMandateSensor(data.mandates, ean, d) for d in MANDATE_SENSORS]
+            new += [
                 FluviusDataSensor(data.energy, ean, mandate, d)
                 for d in DATA_SENSORS
                 if not d.gas_only or mandate.energy_type == EnergyType.GAS
             ]
-            if ean in data.peaks.eans:
-                candidates += [
-                    FluviusPeakSensor(data.energy, ean, mandate, d) for d in PEAK_SENSORS
-                ]
-            snapshot = data.energy.data.get(ean) if data.energy.data else None
-            if snapshot is not None:
-                for period, values in (
-                    ("last_day", snapshot.last_day),
-                    ("last_interval", snapshot.last_interval),
-                ):
-                    candidates += [
-                        FluviusValueSensor(data.energy, ean, mandate, period, key) for key in values
-                    ]
-            for entity in candidates:
-                if entity.unique_id not in added:
-                    added.add(str(entity.unique_id))
-                    new.append(entity)
+        if "peaks" not in added and ean in data.peaks.eans:
+            added.add("peaks")
+            new += [FluviusPeakSensor(data.energy, ean, mandate, d) for d in PEAK_SENSORS]
+        snapshot = data.energy.data.get(ean) if data.energy.data else None
+        if snapshot is not None:
+            for period, values in (
+                ("last_day", snapshot.last_day),
+                ("last_interval", snapshot.last_interval),
+            ):
+                for key in values:
+                    if (period, key) not in added:
+                        added.add((period, key))
+                        new.append(FluviusValueSensor(data.energy, ean, mandate, period, key))
+        return new
+
+    @callback
+    def _add_new() -> None:
+        by_ean = data.mandates.data.by_ean
+        for gone in known.keys() - by_ean.keys():
+            del known[gone]
+        new: list[SensorEntity] = []
+        for ean, mandate in by_ean.items():
+            new += _new_for(ean, mandate, known.setdefault(ean, set()))
         if new:
             async_add_entities(new)
 
