@@ -300,6 +300,7 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
         ):
             table.pop(ean, None)
         self.next_polls.pop(ean, None)
+        self._polled.pop(ean, None)
         self._partial_seen.pop(ean, None)
 
     def plan(self, ean: str, mandate: Mandate, seeded: bool, now: datetime) -> PollPlan:
