@@ -299,7 +299,7 @@ async def benchmark(args: argparse.Namespace, data: dict[str, Any]) -> dict[str,
         gc.callbacks.remove(collections)
         importer = entry.runtime_data.importer
         done = sum(1 for state in importer.states.values() if state.done)
-        first = importer.states[eans(1)[0]]
+        first = importer.states.by_ean[eans(1)[0]]
         rows, all_rows, digest = await rows_digest(hass, eans(args.eans))
         await hass.async_stop()
     return {

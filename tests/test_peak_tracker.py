@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from custom_components.fluvius.peak import month_bounds
 from custom_components.fluvius.peak_tracker import MonthSeries
+from custom_components.fluvius.timeutil import month_bounds
 
 QH = timedelta(minutes=15)
 

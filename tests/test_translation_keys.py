@@ -26,14 +26,15 @@ from custom_components.fluvius.api import (
 )
 from custom_components.fluvius.api.decoder import parse_energy
 from custom_components.fluvius.binary_sensor import FluviusMandateAttentionSensor
-from custom_components.fluvius.entity import MeterKind, main_device, submeter_device
+from custom_components.fluvius.entity import main_device, submeter_device
+from custom_components.fluvius.meters import MeterKind
 from custom_components.fluvius.sensor import (
-    _UNITS,
     DATA_SENSORS,
     MANDATE_SENSORS,
     PEAK_SENSORS,
     value_translation_key,
 )
+from custom_components.fluvius.series import UNITS, SeriesKey
 
 PACKAGE = Path(__file__).parent.parent / "custom_components" / "fluvius"
 STRINGS = json.loads((PACKAGE / "strings.json").read_text(encoding="utf-8"))
@@ -52,9 +53,9 @@ def translations(language: str) -> dict[str, Any]:
 def value_keys() -> set[str]:
     """Every key value_translation_key gives for what a value sensor can be made of."""
     return {
-        value_translation_key(period, (EAN, direction, register, unit), energy)
+        value_translation_key(period, SeriesKey(EAN, direction.value, register.value, unit), energy)
         for period, direction, register, unit, energy in product(
-            ("last_day", "last_interval"), Direction, Register, _UNITS, ENERGY_TYPES
+            ("last_day", "last_interval"), Direction, Register, UNITS, ENERGY_TYPES
         )
     }
 

@@ -25,7 +25,7 @@ from custom_components.fluvius.api import (
     Granularity,
     parse_energy,
 )
-from custom_components.fluvius.connect import create_client
+from custom_components.fluvius.entry_client import client_for_entry
 from custom_components.fluvius.statistics import async_aggregate
 from fluvius_simulator import FluviusSimulator
 from tests.conftest import entry_data
@@ -48,7 +48,7 @@ async def window_body(simulator: FluviusSimulator, ean: str, days: int, **query:
         *query.items(),
     ]
     async with aiohttp.ClientSession() as session:
-        client: FluviusClient = create_client(session, entry_data(simulator))
+        client: FluviusClient = client_for_entry(session, entry_data(simulator))
         return await client._request("GET", PATH_ENERGY, params=params)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from custom_components.fluvius.aggregation import HourlyData, PowerHour, SeriesKey
-from custom_components.fluvius.peak import FINAL_VALIDATION_STATES
+from custom_components.fluvius.api import FINAL_VALIDATION_STATES
 
 from .models import Direction, Reading, Register, Resolution, Unit
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
@@ -11,39 +9,28 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .api import FluviusClient
-from .connect import create_client
-from .const import CONF_REQUEST_BUDGET, DEFAULT_REQUEST_BUDGET, DOMAIN
+from .const import CONF_REQUEST_BUDGET, DEFAULT_REQUEST_BUDGET, DOMAIN, MAX_CONCURRENT_REQUESTS
 from .coordinator import FluviusMandatesCoordinator
 from .devices import async_remove_entry_device, async_root_device, device_ean
+from .entry_client import client_for_entry
+from .history import HistoryImport
+from .import_state import ImportStates, import_state_store
 from .importer import StatisticsImporter
+from .limiter import RequestLimiter
 from .ownership import async_release_entry
 from .peak_tracker import PeakTracker, peak_storage
 from .polling import FluviusEnergyCoordinator
+from .refusals import RefusedRequests
 from .repairs import (
     async_clear_data_period_cut,
     async_delete_entry_issues,
     async_update_mandate_issues,
 )
+from .runtime import FluviusConfigEntry, FluviusRuntimeData
 from .services import async_setup_services
-from .statistics import storage
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
-
-
-@dataclass(slots=True)
-class FluviusRuntimeData:
-    """Everything a loaded entry owns."""
-
-    client: FluviusClient
-    mandates: FluviusMandatesCoordinator
-    energy: FluviusEnergyCoordinator
-    importer: StatisticsImporter
-    peaks: PeakTracker
-
-
-type FluviusConfigEntry = ConfigEntry[FluviusRuntimeData]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -54,46 +41,63 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_setup_entry(hass: HomeAssistant, entry: FluviusConfigEntry) -> bool:
     """Fetch mandates, start the history import in the background and set up entities."""
-    session = async_get_clientsession(hass)
-    client = create_client(session, entry.data, run_in_executor=hass.async_add_executor_job)
-    peaks = PeakTracker(hass, entry.entry_id)
-    await peaks.async_load()
-    importer = StatisticsImporter(hass, entry, client, peaks)
-    await importer.async_load()
-    mandates = FluviusMandatesCoordinator(hass, entry, client)
-    energy = FluviusEnergyCoordinator(hass, entry, client, mandates, importer)
-    entry.runtime_data = FluviusRuntimeData(client, mandates, energy, importer, peaks)
-    importer.on_change = energy.async_update_listeners
-    importer.on_refused = energy.async_update_refused_issues
-
-    await mandates.async_config_entry_first_refresh()
+    entry.runtime_data = data = await _async_build_runtime(hass, entry)
+    await data.mandates.async_config_entry_first_refresh()
     # Purges wait for the recorder, which only commits once Home Assistant has
     # started: applying mandates must never hold up the entry's setup.
     entry.async_create_background_task(
         hass, _async_apply_mandates(hass, entry), "fluvius apply mandates"
     )
-    await energy.async_config_entry_first_refresh()
+    await data.energy.async_config_entry_first_refresh()
 
     async def _async_on_mandates() -> None:
         await _async_apply_mandates(hass, entry)
-        await energy.async_request_refresh()
+        await data.energy.async_request_refresh()
 
     @callback
     def _on_mandates() -> None:
         entry.async_create_background_task(hass, _async_on_mandates(), "fluvius apply mandates")
 
-    entry.async_on_unload(mandates.async_add_listener(_on_mandates))
+    entry.async_on_unload(data.mandates.async_add_listener(_on_mandates))
+    # Stored state (import progress, peaks) shows through the energy entities.
+    entry.async_on_unload(data.importer.async_add_listener(data.energy.async_update_listeners))
+    entry.async_on_unload(data.mandates.async_listen_for_released())
     entry.async_on_unload(entry.add_update_listener(_async_options_updated))
-    entry.async_on_unload(importer.async_shutdown)
-    entry.async_on_unload(peaks.async_flush)
+    # Unload callbacks run last-added first: imports stop before the state is saved.
+    entry.async_on_unload(data.importer.async_shutdown)
+    entry.async_on_unload(data.history.async_stop_all)
+    entry.async_on_unload(data.peaks.async_flush)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+async def _async_build_runtime(
+    hass: HomeAssistant, entry: FluviusConfigEntry
+) -> FluviusRuntimeData:
+    """Create what the entry owns, each part given what it uses."""
+    client = client_for_entry(
+        async_get_clientsession(hass), entry.data, run_in_executor=hass.async_add_executor_job
+    )
+    peaks = PeakTracker(hass, entry.entry_id)
+    await peaks.async_load()
+    states = ImportStates(hass, entry.entry_id)
+    await states.async_load()
+    importer = StatisticsImporter(hass, entry, states, peaks)
+    per_hour = int(entry.options.get(CONF_REQUEST_BUDGET, DEFAULT_REQUEST_BUDGET))
+    limiter = RequestLimiter(per_hour, hass.loop.time, MAX_CONCURRENT_REQUESTS)
+    refusals = RefusedRequests(hass, entry)
+    mandates = FluviusMandatesCoordinator(hass, entry, client)
+    energy = FluviusEnergyCoordinator(
+        hass, entry, client, mandates, importer, limiter=limiter, refusals=refusals
+    )
+    history = HistoryImport(hass, entry, client, importer, limiter=limiter, refusals=refusals)
+    return FluviusRuntimeData(client, mandates, energy, importer, history, limiter, peaks)
 
 
 async def _async_options_updated(hass: HomeAssistant, entry: FluviusConfigEntry) -> None:
     """Options apply without a reload; the request budget is the one kept in memory."""
     per_hour = int(entry.options.get(CONF_REQUEST_BUDGET, DEFAULT_REQUEST_BUDGET))
-    entry.runtime_data.importer.budget.set_rate(per_hour)
+    entry.runtime_data.limiter.budget.set_rate(per_hour)
 
 
 async def _async_apply_mandates(hass: HomeAssistant, entry: FluviusConfigEntry) -> None:
@@ -105,9 +109,9 @@ async def _async_apply_mandates(hass: HomeAssistant, entry: FluviusConfigEntry) 
         cut = await data.importer.async_apply_data_period(ean, mandate)
         if cut is not None:
             cuts[ean] = cut
-        elif data.importer.history_done(ean):
+        elif data.importer.states.history_done(ean):
             async_clear_data_period_cut(hass, entry, ean)
-        data.importer.async_start_history(ean, mandate)
+        data.history.async_start(ean, mandate)
     async_update_mandate_issues(hass, entry, data.mandates.data, cuts)
     _async_remove_stale_devices(hass, entry, set(by_ean))
 
@@ -134,7 +138,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
 
     Entries waiting for the EANs it owned take them over (see ownership.py).
     """
-    await storage(hass, entry.entry_id).async_remove()
+    await import_state_store(hass, entry.entry_id).async_remove()
     await peak_storage(hass, entry.entry_id).async_remove()
     await async_release_entry(hass, entry.entry_id)
     async_delete_entry_issues(hass, entry.entry_id)

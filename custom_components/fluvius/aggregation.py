@@ -3,7 +3,7 @@
 Home Assistant keeps nothing finer than an hour, so quarter-hours are summed
 into UTC hours (only complete hours: all four quarter-hours present), hourly
 gas is taken as is, and a daily value is booked in the hour its day starts
-when no finer detail exists for that day. Pure functions, no Home Assistant.
+when no finer detail exists for that day. Pure functions, no Home Assistant state.
 
 The slices are walked as decoded: a 185-day quarter-hour window has 35,000+
 values, and an object per value is the cost this module exists to avoid.
@@ -11,9 +11,9 @@ values, and an object per value is the cost this module exists to avoid.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from itertools import islice, repeat
 from operator import add, lt, methodcaller, mul
 from typing import cast
@@ -22,6 +22,7 @@ from msgspec import Struct
 from msgspec.structs import astuple
 
 from .api import (
+    FINAL_VALIDATION_STATES,
     Direction,
     EnergyResponse,
     Register,
@@ -30,45 +31,16 @@ from .api import (
     Unit,
     ValidationState,
 )
-from .peak import FINAL_VALIDATION_STATES
+from .series import SeriesKey, day_night_totals, unit_id
+from .timeutil import HOUR, floor_hour
 
-HOUR = timedelta(hours=1)
 # Later than any slice: no start falls in [_NEVER, _NEVER).
 _NEVER = datetime.max.replace(tzinfo=UTC)
 _FLOOR_HOUR = methodcaller("replace", minute=0, second=0, microsecond=0)
 QUARTER_HOURS_PER_HOUR = 4
 
-# Statistic-id parts per unit; values in other units (kW, kVA, unknown) are not stored.
-_UNIT_IDS: dict[Unit | str, str] = {Unit.KWH: "kwh", Unit.M3: "m3", Unit.KVARH: "kvarh"}
 ACTIVE_REGISTERS = frozenset({Register.TOTAL, Register.DAY, Register.NIGHT})
 REACTIVE_REGISTERS = frozenset({Register.REACTIVE, Register.INDUCTIVE, Register.CAPACITIVE})
-POWER_REGISTER = "power"
-POWER_UNIT = "kw"
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class SeriesKey:
-    """One statistic: EAN (or sub-EAN), direction, register and unit, all lower case."""
-
-    ean: str
-    direction: str
-    register: str
-    unit: str
-
-    @property
-    def statistic_id(self) -> str:
-        """The id scheme other tooling relies on: fluvius:{ean}_{direction}_{register}_{unit}."""
-        return f"fluvius:{self.ean}_{self.direction}_{self.register}_{self.unit}"
-
-    @property
-    def is_power(self) -> bool:
-        """Whether this is the derived quarter-hour power statistic."""
-        return self.register == POWER_REGISTER
-
-    @classmethod
-    def power(cls, ean: str) -> SeriesKey:
-        """The power statistic of a main electricity EAN."""
-        return cls(ean, Direction.OFFTAKE.value, POWER_REGISTER, POWER_UNIT)
 
 
 class PowerHour(Struct, frozen=True, gc=False):
@@ -98,22 +70,6 @@ class HourlyData:
     energy: dict[SeriesKey, dict[datetime, float]] = field(default_factory=dict)
     power: dict[SeriesKey, dict[datetime, PowerHour]] = field(default_factory=dict)
     quarter_hours: dict[SeriesKey, dict[datetime, QuarterValue]] = field(default_factory=dict)
-
-    def first_hour(self) -> datetime | None:
-        """The earliest hour in any series."""
-        starts = [min(rows) for rows in self.energy.values() if rows]
-        starts += [min(rows) for rows in self.power.values() if rows]
-        return min(starts, default=None)
-
-
-def unit_id(unit: Unit | str) -> str | None:
-    """The lower-case unit part of ids (kwh, m3, kvarh), or None for units not stored."""
-    return _UNIT_IDS.get(unit)
-
-
-def floor_hour(moment: datetime) -> datetime:
-    """The UTC hour a moment falls in."""
-    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 def aggregate(responses: Iterable[EnergyResponse], *, include_reactive: bool = False) -> HourlyData:
@@ -450,14 +406,9 @@ def _has_detail(detail: dict[datetime, float], start: datetime, end: datetime) -
 
 
 def _add_totals(energy: dict[SeriesKey, dict[datetime, float]]) -> None:
-    """Where a meter reports only day and night, add their sum as the total."""
-    for key in [k for k in energy if k.register == Register.DAY]:
-        night_key = SeriesKey(key.ean, key.direction, Register.NIGHT.value, key.unit)
-        total_key = SeriesKey(key.ean, key.direction, Register.TOTAL.value, key.unit)
-        night = energy.get(night_key)
-        if night is None:
-            continue
-        day = energy[key]
+    """Day + night as the total, in the hours the meter gave no total of its own."""
+    for day_key, night_key, total_key in list(day_night_totals(energy)):
+        day, night = energy[day_key], energy[night_key]
         existing = energy.get(total_key, {})
         totals = {
             hour: day[hour] + night[hour]
@@ -484,9 +435,3 @@ def cumulate(base: float, rows: Sequence[tuple[datetime, float]]) -> list[SumRow
         running += value
         out.append(SumRow(start, value, running))
     return out
-
-
-def iter_sorted(rows: dict[datetime, float]) -> Iterator[tuple[datetime, float]]:
-    """Rows in hour order."""
-    for start in sorted(rows):
-        yield start, rows[start]

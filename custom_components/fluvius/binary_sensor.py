@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from homeassistant.components.binary_sensor import BinarySensorEntity
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -12,9 +10,8 @@ from .api import Mandate, MandateStatus, RenewalStatus
 from .compat import BinarySensorDeviceClass
 from .coordinator import FluviusMandatesCoordinator
 from .entity import FluviusEntity, main_device
-
-if TYPE_CHECKING:
-    from . import FluviusConfigEntry
+from .meters import MeterKind
+from .runtime import FluviusConfigEntry
 
 PARALLEL_UPDATES = 0
 
@@ -34,9 +31,10 @@ class FluviusMandateAttentionSensor(FluviusEntity[FluviusMandatesCoordinator], B
     _attr_device_class = BinarySensorDeviceClass.PROBLEM
     _attr_translation_key = "mandate_attention"
 
-    def __init__(self, coordinator: FluviusMandatesCoordinator, ean: str) -> None:
+    def __init__(
+        self, coordinator: FluviusMandatesCoordinator, ean: str, kind: MeterKind | None
+    ) -> None:
         """One per EAN."""
-        kind = coordinator.config_entry.runtime_data.importer.meter_kind(ean)
         device = main_device(ean, coordinator.data.by_ean[ean], kind)
         super().__init__(coordinator, ean, device, "mandate_attention")
 
@@ -72,6 +70,7 @@ async def async_setup_entry(
 ) -> None:
     """One binary sensor per EAN, new EANs added as mandates appear."""
     mandates = entry.runtime_data.mandates
+    states = entry.runtime_data.importer.states
     known: set[str] = set()
 
     @callback
@@ -81,7 +80,9 @@ async def async_setup_entry(
         new = [ean for ean in mandates.data.by_ean if ean not in known]
         known.update(new)
         if new:
-            async_add_entities(FluviusMandateAttentionSensor(mandates, ean) for ean in new)
+            async_add_entities(
+                FluviusMandateAttentionSensor(mandates, ean, states.meter_kind(ean)) for ean in new
+            )
 
     _add_new()
     entry.async_on_unload(mandates.async_add_listener(_add_new))

@@ -37,7 +37,6 @@ from .api import (
     MandateStatus,
 )
 from .compat import vol
-from .connect import create_client
 from .const import (
     CONF_BASE_URL,
     CONF_CLIENT_ID,
@@ -66,6 +65,7 @@ from .const import (
     MIN_REQUEST_BUDGET,
     RENEWAL_URL,
 )
+from .entry_client import client_for_entry
 
 # The form answers within seconds: few retries, short timeout.
 VALIDATION_RETRIES = 1
@@ -276,7 +276,7 @@ def _number(
 
 async def _async_validate(flow: ConfigFlow, data: Mapping[str, Any]) -> tuple[dict[str, str], int]:
     """Fetch a token and the mandates; return form errors and the approved count."""
-    client = create_client(
+    client = client_for_entry(
         async_get_clientsession(flow.hass),
         data,
         max_retries=VALIDATION_RETRIES,

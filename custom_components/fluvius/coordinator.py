@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from homeassistant.core import HomeAssistant
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -23,11 +24,8 @@ from .api import (
     MandateStatus,
 )
 from .const import DOMAIN, LOGGER, MANDATES_UPDATE_INTERVAL
-from .ownership import async_claim
+from .ownership import SIGNAL_RELEASED, async_claim
 from .repairs import async_update_credentials_issue
-
-if TYPE_CHECKING:
-    from . import FluviusConfigEntry
 
 TRACKED_STATUSES = frozenset({MandateStatus.APPROVED, MandateStatus.FINISHED})
 
@@ -62,11 +60,9 @@ def _rank(mandate: Mandate) -> tuple[bool, datetime]:
 class FluviusMandatesCoordinator(DataUpdateCoordinator[MandatesData]):
     """Polls GET mandates; mandates drive devices, repairs and purges."""
 
-    config_entry: FluviusConfigEntry
+    config_entry: ConfigEntry
 
-    def __init__(
-        self, hass: HomeAssistant, entry: FluviusConfigEntry, client: FluviusClient
-    ) -> None:
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, client: FluviusClient) -> None:
         """Poll every few hours: access changes are rare."""
         super().__init__(
             hass,
@@ -96,3 +92,18 @@ class FluviusMandatesCoordinator(DataUpdateCoordinator[MandatesData]):
         foreign = await async_claim(self.hass, self.config_entry, picked)
         by_ean = {ean: mandate for ean, mandate in picked.items() if ean not in foreign}
         return MandatesData(tuple(mandates), by_ean, foreign)
+
+    @callback
+    def async_listen_for_released(self) -> CALLBACK_TYPE:
+        """Read mandates again when another entry frees an EAN this one waits for."""
+
+        @callback
+        def _on_released(eans: frozenset[str], released_by: str) -> None:
+            if released_by == self.config_entry.entry_id or self.data is None:
+                return
+            if eans & self.data.foreign.keys():
+                self.config_entry.async_create_background_task(
+                    self.hass, self.async_request_refresh(), "fluvius take over EANs"
+                )
+
+        return async_dispatcher_connect(self.hass, SIGNAL_RELEASED, _on_released)

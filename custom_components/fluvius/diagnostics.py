@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
@@ -15,10 +15,8 @@ from .const import (
     CONF_TENANT_ID,
     CONF_TOKEN_URL,
 )
-from .peak_tracker import month_id
-
-if TYPE_CHECKING:
-    from . import FluviusConfigEntry
+from .runtime import FluviusConfigEntry
+from .timeutil import month_id
 
 # The token URL embeds the tenant id, so it is redacted too.
 TO_REDACT = {
@@ -85,16 +83,16 @@ async def async_get_config_entry_diagnostics(
                 },
                 "refused_requests": {
                     mask_ean(ean): _mask_text(text, eans)
-                    for ean, text in {**data.importer.refused, **data.energy.refused}.items()
+                    for ean, text in data.energy.refusals.by_ean().items()
                 },
                 "next_polls": {
                     mask_ean(ean): moment.isoformat()
                     for ean, moment in data.energy.next_polls.items()
                 },
                 "request_budget": {
-                    "per_hour": data.importer.budget.per_hour,
-                    "in_hand": round(data.importer.budget.available(), 1),
-                    "spent": data.importer.budget.spent,
+                    "per_hour": data.limiter.budget.per_hour,
+                    "in_hand": round(data.limiter.budget.available(), 1),
+                    "spent": data.limiter.budget.spent,
                 },
                 "snapshots": {
                     mask_ean(ean): {
@@ -114,7 +112,7 @@ async def async_get_config_entry_diagnostics(
                 "cursor": str(state.cursor),
                 "statistics": len(state.statistic_ids or ()),
             }
-            for ean, state in data.importer.states.items()
+            for ean, state in data.importer.states.by_ean.items()
         },
         "monthly_peaks": {
             mask_ean(ean): {

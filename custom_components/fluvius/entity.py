@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from homeassistant.core import HomeAssistant, callback
@@ -13,16 +12,9 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpda
 from .api import EnergyType, Mandate, SubHeadpoint, SubHeadpointKind
 from .const import DOMAIN
 from .devices import async_entry_device, async_link_to_parent
+from .meters import MeterKind
 
 MANUFACTURER = "Fluvius"
-
-
-class MeterKind(StrEnum):
-    """The kind of meter behind an EAN, as the energy answers' headpoint ``$type`` shows."""
-
-    DIGITAL = "digital"
-    AMR = "amr"
-
 
 MODELS: dict[MeterKind, str] = {MeterKind.DIGITAL: "Digital meter", MeterKind.AMR: "AMR meter"}
 # Device-name translation keys of submeters; other kinds get the neutral one.

@@ -12,32 +12,25 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta
 
 from msgspec.structs import replace
 
 from .api import EnergyResponse, EnergySeries, Resolution, TimeSlice
+from .timeutil import BRUSSELS, GAS_DAY_START_HOUR, HOUR, local_midnight
 
-FLUVIUS_TZ = ZoneInfo("Europe/Brussels")
-_STEPS = {Resolution.QUARTER_HOURLY: timedelta(minutes=15), Resolution.HOURLY: timedelta(hours=1)}
-# Gas days run 06:00 -> 06:00 local time.
-_GAS_DAY_HOUR = 6
+_STEPS = {Resolution.QUARTER_HOURLY: timedelta(minutes=15), Resolution.HOURLY: HOUR}
 _LAST = datetime.max.replace(tzinfo=UTC)
 
 type Block = tuple[datetime, datetime]
 """[start, end) of a day as the API delivers it: a local day, or a gas day."""
 
 
-def _local(day: date, hour: int) -> datetime:
-    return datetime.combine(day, time(hour), FLUVIUS_TZ).astimezone(UTC)
-
-
 def _block_of(start: datetime, resolution: Resolution) -> Block:
     """The day a fine slice belongs to when no daily slice came with it."""
-    hour = _GAS_DAY_HOUR if resolution is Resolution.HOURLY else 0
-    day = (start.astimezone(FLUVIUS_TZ) - timedelta(hours=hour)).date()
-    return _local(day, hour), _local(day + timedelta(days=1), hour)
+    hour = GAS_DAY_START_HOUR if resolution is Resolution.HOURLY else 0
+    day = (start.astimezone(BRUSSELS) - timedelta(hours=hour)).date()
+    return local_midnight(day, hour), local_midnight(day + timedelta(days=1), hour)
 
 
 def partial_blocks(response: EnergyResponse, *, fine_access: bool) -> dict[Block, int]:

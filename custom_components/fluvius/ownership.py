@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.storage import Store
 from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN
 from .repairs import async_update_ownership_issues
 
-if TYPE_CHECKING:
-    from . import FluviusConfigEntry
-
+# Sent with (the released EANs, the entry id that released them).
+SIGNAL_RELEASED = f"{DOMAIN}_eans_released"
 STORAGE_KEY = f"{DOMAIN}.owners"
 STORAGE_VERSION = 1
 DATA_OWNERS: HassKey[EanOwners] = HassKey(STORAGE_KEY)
@@ -105,7 +106,7 @@ def async_owners(hass: HomeAssistant) -> EanOwners:
 
 
 async def async_claim(
-    hass: HomeAssistant, entry: FluviusConfigEntry, eans: Iterable[str]
+    hass: HomeAssistant, entry: ConfigEntry, eans: Iterable[str]
 ) -> dict[str, str]:
     """Claim an entry's picked EANs; return those another entry owns (EAN -> owner id).
 
@@ -130,17 +131,8 @@ async def async_release_entry(hass: HomeAssistant, entry_id: str) -> None:
 
 @callback
 def async_request_takeover(hass: HomeAssistant, eans: set[str], *, exclude: str) -> None:
-    """Ask the loaded entries that wait for one of ``eans`` to read their mandates again."""
-    for loaded in hass.config_entries.async_loaded_entries(DOMAIN):
-        entry = cast("FluviusConfigEntry", loaded)
-        data = entry.runtime_data.mandates.data
-        if entry.entry_id == exclude or data is None or not eans & data.foreign.keys():
-            continue
-        entry.async_create_background_task(
-            hass,
-            entry.runtime_data.mandates.async_request_refresh(),
-            "fluvius take over EANs",
-        )
+    """Tell the loaded entries that ``eans`` are free: those waiting for one read mandates again."""
+    async_dispatcher_send(hass, SIGNAL_RELEASED, frozenset(eans), exclude)
 
 
 def _title(hass: HomeAssistant, entry_id: str) -> str:

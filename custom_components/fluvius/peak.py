@@ -12,22 +12,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import math
-from zoneinfo import ZoneInfo
 
-from .api import FINAL_VALIDATION_STATES as API_FINAL_STATES
+from .api import FINAL_VALIDATION_STATES
+from .timeutil import MonthKey, local_month, month_bounds, require_aware, shift_month
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
 QUARTER_HOUR = timedelta(minutes=15)
 LOW_VOLTAGE_MINIMUM_KW = 2.5
-FINAL_VALIDATION_STATES = frozenset(str(state) for state in API_FINAL_STATES)
-
-type MonthKey = tuple[int, int]
-
-
-def _require_aware(value: datetime, name: str) -> None:
-    """Reject naive datetimes: a naive value cannot be placed in a Brussels month."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +33,7 @@ class QuarterHour:
 
     def __post_init__(self) -> None:
         """Normalise ``start`` to UTC and make sure it is a quarter-hour boundary."""
-        _require_aware(self.start, "start")
+        require_aware(self.start, "start")
         start = self.start.astimezone(UTC)
         if start.minute % 15 or start.second or start.microsecond:
             raise ValueError(f"start must be on a quarter-hour boundary, got {self.start!r}")
@@ -86,11 +76,6 @@ class MonthlyPeak:
         """Fraction of present values that are not final yet (0 when none present)."""
         return self.estimated / self.present if self.present else 0.0
 
-    @property
-    def final(self) -> bool:
-        """Whether the peak can no longer change (same as ``valid``)."""
-        return self.valid
-
 
 @dataclass(frozen=True, slots=True)
 class RollingAverage:
@@ -102,25 +87,10 @@ class RollingAverage:
     missing_months: tuple[MonthKey, ...]
 
 
-def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
-    """Return the UTC start (inclusive) and end (exclusive) of a Brussels calendar month."""
-    start = datetime(year, month, 1, tzinfo=BRUSSELS)
-    next_year, next_month = (year + 1, 1) if month == 12 else (year, month + 1)
-    end = datetime(next_year, next_month, 1, tzinfo=BRUSSELS)
-    return start.astimezone(UTC), end.astimezone(UTC)
-
-
 def expected_quarter_hours(year: int, month: int) -> int:
     """Return how many quarter-hours the local month has (DST makes March and October odd)."""
     start, end = month_bounds(year, month)
     return (end - start) // QUARTER_HOUR
-
-
-def local_month(moment: datetime) -> MonthKey:
-    """Return the Brussels ``(year, month)`` an aware datetime falls in."""
-    _require_aware(moment, "moment")
-    local = moment.astimezone(BRUSSELS)
-    return (local.year, local.month)
 
 
 def _summarise(
@@ -165,7 +135,7 @@ def monthly_peaks(readings: Iterable[QuarterHour], *, now: datetime) -> dict[Mon
     newer versions of a value (e.g. EST corrected to READ). ``now`` decides whether a
     month has ended, because a running month can still get a higher peak.
     """
-    _require_aware(now, "now")
+    require_aware(now, "now")
     by_month: dict[MonthKey, dict[datetime, QuarterHour]] = {}
     for reading in readings:
         by_month.setdefault(local_month(reading.start), {})[reading.start] = reading
@@ -178,19 +148,13 @@ def month_peak(
     readings: Iterable[QuarterHour], year: int, month: int, *, now: datetime
 ) -> MonthlyPeak:
     """Compute the peak of one month, ignoring readings outside it."""
-    _require_aware(now, "now")
+    require_aware(now, "now")
     start, end = month_bounds(year, month)
     latest: dict[datetime, QuarterHour] = {}
     for reading in readings:
         if start <= reading.start < end:
             latest[reading.start] = reading
     return _summarise(year, month, latest.values(), now)
-
-
-def shift_month(key: MonthKey, delta: int) -> MonthKey:
-    """Return the month ``delta`` months after ``key`` (negative goes back)."""
-    index = key[0] * 12 + key[1] - 1 + delta
-    return (index // 12, index % 12 + 1)
 
 
 def rolling_average(

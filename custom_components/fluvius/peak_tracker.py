@@ -24,17 +24,8 @@ from homeassistant.util import dt as dt_util
 
 from .aggregation import QuarterValue
 from .const import DOMAIN, EVENT_NEW_MONTHLY_PEAK, LOGGER
-from .peak import (
-    QUARTER_HOUR,
-    MonthKey,
-    MonthlyPeak,
-    QuarterHour,
-    is_new_peak,
-    local_month,
-    month_bounds,
-    month_peak,
-    shift_month,
-)
+from .peak import QUARTER_HOUR, MonthlyPeak, QuarterHour, is_new_peak, month_peak
+from .timeutil import MonthKey, isoformat, local_month, month_bounds, month_id, shift_month
 
 STORAGE_VERSION = 1
 # Seconds to gather changes before the store is written.
@@ -54,16 +45,6 @@ def _encode_state(state: str | None) -> int:
 def peak_storage(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
     """The entry's recent quarter-hour offtake, from which peaks are recomputed."""
     return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.peaks")
-
-
-def isoformat(moment: datetime | None) -> str | None:
-    """ISO 8601 text of a peak's start or end, as attributes and events carry it."""
-    return None if moment is None else moment.isoformat()
-
-
-def month_id(key: MonthKey) -> str:
-    """``YYYY-MM``, as months are shown in attributes, events and the store."""
-    return f"{key[0]:04d}-{key[1]:02d}"
 
 
 def _parse_month_id(value: str) -> MonthKey:

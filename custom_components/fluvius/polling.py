@@ -13,9 +13,10 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 import zlib
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
@@ -33,7 +34,6 @@ from .api import (
     PeriodType,
     split_windows,
 )
-from .budget import RequestBudget
 from .const import (
     CONF_CORRECTION_DAYS,
     DEFAULT_CORRECTION_DAYS,
@@ -45,26 +45,14 @@ from .const import (
     UNAVAILABLE_AFTER_FAILURES,
 )
 from .coordinator import FluviusMandatesCoordinator
-from .importer import (
-    PERMANENT_ERRORS,
-    PERMANENT_RETRY,
-    REFUSALS_FOR_GOOD,
-    StatisticsImporter,
-    granularities,
-    local_day,
-    local_midnight,
-)
+from .importer import StatisticsImporter
 from .late_data import Block, contiguous, partial_blocks, without_blocks
-from .repairs import (
-    async_clear_data_period_cut,
-    async_update_credentials_issue,
-    async_update_forbidden_issues,
-    async_update_refused_request_issues,
-)
+from .limiter import RequestLimiter
+from .queries import complex_types, granularities
+from .refusals import PERMANENT_RETRY, RefusedRequests, RequestKind
+from .repairs import async_update_credentials_issue, async_update_forbidden_issues
 from .snapshot import EanSnapshot, build_snapshot, merge_snapshots
-
-if TYPE_CHECKING:
-    from . import FluviusConfigEntry
+from .timeutil import local_day, local_midnight
 
 # Home Assistant wakes a coordinator up to a second early: EANs due that soon are due.
 WAKE_MARGIN = timedelta(seconds=2)
@@ -90,6 +78,17 @@ class PollPlan:
         return reads + (self.insert_from is not None)
 
 
+@dataclass(slots=True)
+class Poll:
+    """What one EAN's poll brought: the sensors' new values, and the answers to store.
+
+    ``to_store`` is None while the history import still runs: it stores everything.
+    """
+
+    snapshot: EanSnapshot
+    to_store: list[EnergyResponse] | None
+
+
 def poll_phase(ean: str) -> float:
     """Seconds into every interval at which an EAN is polled: spread, and stable."""
     return zlib.crc32(ean.encode()) % int(ENERGY_UPDATE_INTERVAL.total_seconds())
@@ -105,15 +104,18 @@ def next_poll(phase: float, after: datetime) -> datetime:
 class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
     """Polls the EANs that are due, keeps every EAN's sensors and feeds the statistics."""
 
-    config_entry: FluviusConfigEntry
+    config_entry: ConfigEntry
 
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: FluviusConfigEntry,
+        entry: ConfigEntry,
         client: FluviusClient,
         mandates: FluviusMandatesCoordinator,
         importer: StatisticsImporter,
+        *,
+        limiter: RequestLimiter,
+        refusals: RefusedRequests,
     ) -> None:
         """Wake when the next EAN is due (at most a tick apart): each once per interval."""
         super().__init__(
@@ -127,14 +129,13 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
         self.client = client
         self.mandates = mandates
         self.importer = importer
-        self.budget: RequestBudget = importer.budget
+        self.limiter = limiter
+        self.refusals = refusals
         # EAN -> why it is unavailable: forbidden, no_access or failing.
         self.ean_errors: dict[str, str] = {}
         self.last_errors: dict[str, str] = {}
         self.failures: dict[str, int] = {}
         self.next_polls: dict[str, datetime] = {}
-        self.refused: dict[str, str] = {}
-        self._refusals: dict[str, int] = {}
         # EAN -> the last successful poll: the sensors' insertTime cursor.
         self._polled: dict[str, datetime] = {}
         # EAN -> the days the last insertTime answer delivered in part, with their prints.
@@ -153,8 +154,8 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
 
     def due(
         self, mandates: dict[str, Mandate], previous: dict[str, EanSnapshot], now: datetime
-    ) -> list[str]:
-        """The EANs to poll now, oldest due first, as many as the tokens in hand pay for.
+    ) -> dict[str, PollPlan]:
+        """The EANs to poll now and their plans, oldest due first, as the tokens in hand pay.
 
         The others stay due for the next tick, so a large account's first polls
         spread out instead of holding up the entry's setup.
@@ -165,13 +166,14 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
             for ean in mandates
             if self.next_polls.get(ean, never) <= now + WAKE_MARGIN
         )
-        room = self.budget.available()
-        chosen: list[str] = []
+        room = self.limiter.budget.available()
+        chosen: dict[str, PollPlan] = {}
         for _, ean in waiting:
-            room -= self.plan(ean, mandates[ean], ean in previous, now).calls
+            plan = self.plan(ean, mandates[ean], ean in previous, now)
+            room -= plan.calls
             if room < 0 and chosen:
                 break
-            chosen.append(ean)
+            chosen[ean] = plan
         return chosen
 
     async def _async_update_data(self) -> dict[str, EanSnapshot]:
@@ -180,12 +182,16 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
         previous = self.data or {}
         due = self.due(mandates, previous, now)
         results = await asyncio.gather(
-            *(self._async_poll_ean(ean, mandates[ean], previous.get(ean), now) for ean in due),
+            *(self._async_poll_ean(ean, mandates[ean], plan, now) for ean, plan in due.items()),
             return_exceptions=True,
         )
         snapshots = {ean: snapshot for ean, snapshot in previous.items() if ean in mandates}
         for ean, result in zip(due, results, strict=True):
-            self._note_result(ean, result, snapshots, now)
+            if self._note_result(ean, result, now) and isinstance(result, Poll):
+                snapshots[ean] = merge_snapshots(snapshots.get(ean), result.snapshot)
+                # The hand-off: the answers go to the statistics, in the background.
+                if result.to_store is not None:
+                    self.importer.async_store_poll(ean, result.to_store, now)
         for ean in set(self.next_polls) - set(mandates):
             self._forget(ean)
         self.update_interval = self._until_next(mandates, now)
@@ -194,7 +200,7 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
             self.config_entry,
             {ean for ean, kind in self.ean_errors.items() if kind == "forbidden"},
         )
-        self.async_update_refused_issues()
+        self.refusals.async_sync_issues()
         # A month that just closed may now count as complete.
         await self.importer.peaks.async_refresh()
         if self._availability_changed:
@@ -209,11 +215,6 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
             )
         return snapshots
 
-    def async_update_refused_issues(self) -> None:
-        """One repair issue per EAN whose polls or history windows the API refuses."""
-        refused = {**self.importer.refused, **self.refused}
-        async_update_refused_request_issues(self.hass, self.config_entry, refused)
-
     def _until_next(self, mandates: dict[str, Mandate], now: datetime) -> timedelta:
         """Wake when the next EAN is due, so each is polled on its minute, hour after hour.
 
@@ -226,14 +227,8 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
         wait = max(upcoming - now, timedelta(0)) + WAKE_MARGIN
         return min(max(wait, MIN_WAKE), POLL_TICK)
 
-    def _note_result(
-        self,
-        ean: str,
-        result: EanSnapshot | BaseException,
-        snapshots: dict[str, EanSnapshot],
-        now: datetime,
-    ) -> None:
-        """Keep a poll's snapshot, or count its failure; schedule the EAN's next poll."""
+    def _note_result(self, ean: str, result: Poll | BaseException, now: datetime) -> bool:
+        """Count a poll's success or failure and schedule the EAN's next poll; True if it landed."""
         # (A poll woken a little early must not count the phase point just ahead.)
         self.next_polls[ean] = next_poll(poll_phase(ean), now + WAKE_MARGIN)
         if isinstance(result, FluviusAuthenticationError):
@@ -245,13 +240,12 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
             raise result
         if isinstance(result, FluviusError):
             self._note_failure(ean, result, now)
-            return
+            return False
         self.failures.pop(ean, None)
-        self.refused.pop(ean, None)
-        self._refusals.pop(ean, None)
+        self.refusals.note_success(ean, RequestKind.POLL)
         self._polled[ean] = now
         self._set_available(ean, None)
-        snapshots[ean] = result
+        return True
 
     def _note_failure(self, ean: str, error: FluviusError, now: datetime) -> None:
         """Refused EANs go unavailable at once; others after a few failed polls."""
@@ -263,10 +257,7 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
             self._set_available(ean, "no_access", error)
         elif self.failures[ean] >= UNAVAILABLE_AFTER_FAILURES:
             self._set_available(ean, "failing", error)
-        refusals = self._refusals.get(ean, 0) + 1 if isinstance(error, PERMANENT_ERRORS) else 0
-        self._refusals[ean] = refusals
-        if refusals >= REFUSALS_FOR_GOOD:
-            self.refused[ean] = str(error)
+        if self.refusals.note_failure(ean, RequestKind.POLL, error):
             self.next_polls[ean] = now + PERMANENT_RETRY
             LOGGER.warning(
                 "Energy request for EAN %s refused (%s); retrying in %s",
@@ -291,14 +282,9 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
 
     def _forget(self, ean: str) -> None:
         """An EAN without mandate: nothing of its polls is kept."""
-        for table in (
-            self.failures,
-            self.ean_errors,
-            self.last_errors,
-            self.refused,
-            self._refusals,
-        ):
+        for table in (self.failures, self.ean_errors, self.last_errors):
             table.pop(ean, None)
+        self.refusals.forget(ean, RequestKind.POLL)
         self.next_polls.pop(ean, None)
         self._polled.pop(ean, None)
         self._partial_seen.pop(ean, None)
@@ -310,7 +296,8 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
             read_from = local_midnight(local_day(now) - timedelta(days=self.correction_days))
         insert_from = None
         # The older of the statistics' cursor and the sensors' last poll.
-        cursors = [self.importer.state(ean).last_poll, self._polled.get(ean)]
+        state = self.importer.states.get(ean)
+        cursors = [None if state is None else state.last_poll, self._polled.get(ean)]
         cursor = min((moment for moment in cursors if moment is not None), default=None)
         if cursor is not None:
             insert_from = cursor - INSERT_TIME_OVERLAP
@@ -318,7 +305,7 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
                 gap_from = local_midnight(local_day(cursor - MAX_DELAY))
                 read_from = gap_from if read_from is None else min(read_from, gap_from)
                 insert_from = now - MAX_INSERT_WINDOW
-        if read_from is not None and not self.importer.history_done(ean):
+        if read_from is not None and not self.importer.states.history_done(ean):
             # The history import stores everything up to its start; the read serves the sensors.
             insert_from = None
         end = now if mandate.data_period_to is None else min(now, mandate.data_period_to)
@@ -329,10 +316,9 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
         return PollPlan(read_from, insert_from, end)
 
     async def _async_poll_ean(
-        self, ean: str, mandate: Mandate, previous: EanSnapshot | None, now: datetime
-    ) -> EanSnapshot:
-        """Fetch what the plan says, write it (once the history is in) and update the sensors."""
-        plan = self.plan(ean, mandate, previous is not None, now)
+        self, ean: str, mandate: Mandate, plan: PollPlan, now: datetime
+    ) -> Poll:
+        """Fetch what the plan says: what the sensors show, and what the statistics store."""
         reads: list[EnergyResponse] = []
         inserted: list[EnergyResponse] = []
         if plan.read_from is not None:
@@ -351,14 +337,10 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
             reads += rereads
         responses = [*inserted, *reads]
         await self.importer.async_observe(ean, responses)
-        if self.importer.history_done(ean):
-            self.config_entry.async_create_background_task(
-                self.hass,
-                self._async_write_statistics(ean, [*whole, *reads], now),
-                f"fluvius statistics update {ean}",
-            )
         snapshot = await self.hass.async_add_executor_job(build_snapshot, responses)
-        return merge_snapshots(previous, snapshot)
+        # Until the history is in, the history import stores everything.
+        to_store = [*whole, *reads] if self.importer.states.history_done(ean) else None
+        return Poll(snapshot, to_store)
 
     async def _async_reread(
         self,
@@ -372,7 +354,7 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
         Only for the statistics, so not before the history is in. A delivery
         that the previous, overlapping window brought already is not read twice.
         """
-        if not self.importer.history_done(ean):
+        if not self.importer.states.history_done(ean):
             return [], []
         fine = Granularity.HOURLY_QUARTERHOURLY in granularities(mandate)
         found = await self.hass.async_add_executor_job(
@@ -400,31 +382,17 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
         period_type: PeriodType = PeriodType.READ_TIME,
     ) -> EnergyResponse:
         """One energy query (one call per 185 days), paid from the budget, in a request slot."""
-        await self.budget.async_spend(len(split_windows(start, end)))
         kwargs: dict[str, Any] = {}
         if period_type is PeriodType.INSERT_TIME:
             kwargs["granularity"] = granularities(mandate)
-        async with self.importer.request_slots:
+        async with self.limiter.call(len(split_windows(start, end))):
             return await self.client.get_energy(
                 ean,
                 start=start,
                 end=end,
                 period_type=period_type,
-                complex_energy_types=self.importer.complex_types(ean, mandate),
+                complex_energy_types=complex_types(
+                    mandate, include_reactive=self.importer.include_reactive
+                ),
                 **kwargs,
             )
-
-    async def _async_write_statistics(
-        self, ean: str, responses: list[EnergyResponse], polled_at: datetime
-    ) -> None:
-        """Write a poll's rows in the background.
-
-        Writes wait for the recorder's commit, which only happens once Home
-        Assistant has started, so a poll (and the entry's setup) never waits for
-        them. The poll counts as done for insertTime only once its rows are stored.
-        """
-        await self.importer.async_write_responses(ean, responses)
-        self.importer.state(ean).last_poll = polled_at
-        self.importer.async_schedule_save()
-        # A data period cut back earlier: the notice has served once data flow again.
-        async_clear_data_period_cut(self.hass, self.config_entry, ean)

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from homeassistant.components.repairs import ConfirmRepairFlow, RepairsFlow
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
@@ -18,7 +19,6 @@ from .api import DataServiceType, EnergyType, MandateStatus, RenewalStatus
 from .const import DOMAIN, EXPIRY_WARNING, RENEWAL_URL
 
 if TYPE_CHECKING:
-    from . import FluviusConfigEntry
     from .coordinator import MandatesData
 
 ENDED_RENEWAL = frozenset({RenewalStatus.EXPIRED})
@@ -26,7 +26,7 @@ ENDED_RENEWAL = frozenset({RenewalStatus.EXPIRED})
 MANDATE_KINDS = ("mandate_expiring", "mandate_ended", "no_quarter_hour")
 
 
-def issue_id(kind: str, entry: FluviusConfigEntry, key: str) -> str:
+def issue_id(kind: str, entry: ConfigEntry, key: str) -> str:
     """Issue ids are per entry, so two accounts never clear each other's issues."""
     return f"{kind}_{entry.entry_id}_{key}"
 
@@ -34,7 +34,7 @@ def issue_id(kind: str, entry: FluviusConfigEntry, key: str) -> str:
 @callback
 def async_update_mandate_issues(
     hass: HomeAssistant,
-    entry: FluviusConfigEntry,
+    entry: ConfigEntry,
     data: MandatesData,
     cuts: dict[str, datetime],
 ) -> None:
@@ -112,14 +112,14 @@ def async_update_mandate_issues(
 
 
 @callback
-def async_clear_data_period_cut(hass: HomeAssistant, entry: FluviusConfigEntry, ean: str) -> None:
+def async_clear_data_period_cut(hass: HomeAssistant, entry: ConfigEntry, ean: str) -> None:
     """The EAN imported again after its data period was cut: the notice has served."""
     ir.async_delete_issue(hass, DOMAIN, issue_id("data_period_cut", entry, ean))
 
 
 @callback
 def async_update_ownership_issues(
-    hass: HomeAssistant, entry: FluviusConfigEntry, owners: dict[str, str]
+    hass: HomeAssistant, entry: ConfigEntry, owners: dict[str, str]
 ) -> None:
     """One issue per EAN another entry owns (EAN -> the owner's title)."""
     _async_sync_per_ean(
@@ -149,7 +149,7 @@ async def async_create_fix_flow(
 
 @callback
 def async_update_forbidden_issues(
-    hass: HomeAssistant, entry: FluviusConfigEntry, forbidden: set[str]
+    hass: HomeAssistant, entry: ConfigEntry, forbidden: set[str]
 ) -> None:
     """One issue per EAN the API refuses with 403 (access or geoblocking)."""
     _async_sync_per_ean(hass, entry, "ean_forbidden", {ean: {"ean": ean} for ean in forbidden})
@@ -157,7 +157,7 @@ def async_update_forbidden_issues(
 
 @callback
 def async_update_refused_request_issues(
-    hass: HomeAssistant, entry: FluviusConfigEntry, refused: dict[str, str]
+    hass: HomeAssistant, entry: ConfigEntry, refused: dict[str, str]
 ) -> None:
     """One issue per EAN whose requests the API refuses as malformed (EAN -> the error).
 
@@ -174,7 +174,7 @@ def async_update_refused_request_issues(
 @callback
 def _async_sync_per_ean(
     hass: HomeAssistant,
-    entry: FluviusConfigEntry,
+    entry: ConfigEntry,
     kind: str,
     wanted: dict[str, dict[str, str]],
     severity: ir.IssueSeverity = ir.IssueSeverity.ERROR,
@@ -199,7 +199,7 @@ def _async_sync_per_ean(
 
 @callback
 def async_update_credentials_issue(
-    hass: HomeAssistant, entry: FluviusConfigEntry, *, refused: bool
+    hass: HomeAssistant, entry: ConfigEntry, *, refused: bool
 ) -> None:
     """Say so while the API refuses the entry's credentials (renewed yearly in Mijn Fluvius).
 

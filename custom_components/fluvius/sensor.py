@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -18,14 +18,7 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import (
-    PERCENTAGE,
-    EntityCategory,
-    UnitOfEnergy,
-    UnitOfPower,
-    UnitOfReactiveEnergy,
-    UnitOfVolume,
-)
+from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfPower
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
@@ -33,40 +26,25 @@ from homeassistant.util import dt as dt_util
 from .api import DataServiceType, EnergyType, Mandate, MandateStatus, RenewalStatus
 from .coordinator import FluviusMandatesCoordinator
 from .entity import FluviusEntity, main_device, submeter_device
-from .peak import (
-    LOW_VOLTAGE_MINIMUM_KW,
-    MonthKey,
-    MonthlyPeak,
-    local_month,
-    rolling_average,
-    shift_month,
-)
-from .peak_tracker import isoformat, month_id
+from .meters import MeterKind
+from .peak import LOW_VOLTAGE_MINIMUM_KW, MonthlyPeak, rolling_average
+from .peak_tracker import PeakTracker
 from .polling import FluviusEnergyCoordinator
-from .snapshot import EanSnapshot, PeriodValue, ValueKey
-
-if TYPE_CHECKING:
-    from . import FluviusConfigEntry
+from .runtime import FluviusConfigEntry
+from .series import SeriesKey
+from .snapshot import EanSnapshot, PeriodValue
+from .timeutil import MonthKey, isoformat, local_month, month_id, shift_month
 
 PARALLEL_UPDATES = 0
 
-_UNITS: dict[str, tuple[str, SensorDeviceClass]] = {
-    "kwh": (UnitOfEnergy.KILO_WATT_HOUR, SensorDeviceClass.ENERGY),
-    "m3": (UnitOfVolume.CUBIC_METERS, SensorDeviceClass.GAS),
-    "kvarh": (
-        UnitOfReactiveEnergy.KILO_VOLT_AMPERE_REACTIVE_HOUR,
-        SensorDeviceClass.REACTIVE_ENERGY,
-    ),
-}
 REACTIVE = frozenset({"inductive", "capacitive", "reactive"})
 
 
-def value_translation_key(period: str, key: ValueKey, energy_type: str | None) -> str:
+def value_translation_key(period: str, key: SeriesKey, energy_type: str | None) -> str:
     """Static translation keys, e.g. last_day_offtake_night or last_interval_gas_volume."""
-    _, direction, register, unit = key
     if energy_type == EnergyType.GAS:
-        return f"{period}_gas_{'volume' if unit == 'm3' else 'energy'}"
-    return f"{period}_{direction}_{register}"
+        return f"{period}_gas_{'volume' if key.unit == 'm3' else 'energy'}"
+    return f"{period}_{key.direction}_{key.register}"
 
 
 class FluviusValueSensor(FluviusEntity[FluviusEnergyCoordinator], SensorEntity):
@@ -80,25 +58,30 @@ class FluviusValueSensor(FluviusEntity[FluviusEnergyCoordinator], SensorEntity):
         ean: str,
         mandate: Mandate,
         period: str,
-        key: ValueKey,
+        key: SeriesKey,
     ) -> None:
         """One sensor per EAN (or sub-EAN), period, direction, register and unit."""
-        meter_ean, direction, register, unit = key
+        meter_ean = key.ean
         snapshot = coordinator.data.get(ean) if coordinator.data else None
-        device = main_device(ean, mandate, coordinator.importer.meter_kind(ean))
+        device = main_device(ean, mandate, coordinator.importer.states.meter_kind(ean))
         if meter_ean != ean and snapshot is not None:
             sub = next((s for s in snapshot.submeters if s.ean == meter_ean), None)
             if sub is not None:
                 device = submeter_device(ean, sub)
         # Keyed by the meter's own EAN, so submeter values stay unique.
         super().__init__(
-            coordinator, ean, device, f"{period}_{direction}_{register}_{unit}", id_ean=meter_ean
+            coordinator,
+            ean,
+            device,
+            f"{period}_{key.direction}_{key.register}_{key.unit}",
+            id_ean=meter_ean,
         )
         self._period = period
         self._key = key
         self._attr_translation_key = value_translation_key(period, key, mandate.energy_type)
-        self._attr_native_unit_of_measurement, self._attr_device_class = _UNITS[unit]
-        if register in REACTIVE:
+        self._attr_native_unit_of_measurement = key.stored_unit.native
+        self._attr_device_class = key.stored_unit.device_class
+        if key.register in REACTIVE:
             self._attr_entity_registry_enabled_default = False
 
     @property
@@ -219,9 +202,9 @@ class FluviusMandateSensor(FluviusEntity[FluviusMandatesCoordinator], SensorEnti
         coordinator: FluviusMandatesCoordinator,
         ean: str,
         description: MandateSensorDescription,
+        kind: MeterKind | None,
     ) -> None:
         """Bind the description to the EAN's device."""
-        kind = coordinator.config_entry.runtime_data.importer.meter_kind(ean)
         device = main_device(ean, coordinator.data.by_ean[ean], kind)
         super().__init__(coordinator, ean, device, description.key)
         self.entity_description = description
@@ -279,7 +262,7 @@ DATA_SENSORS: tuple[DataSensorDescription, ...] = (
         translation_key="history_import",
         native_unit_of_measurement=PERCENTAGE,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda c, ean, _: c.importer.state(ean).progress,
+        value_fn=lambda c, ean, _: c.importer.states.progress(ean),
     ),
     DataSensorDescription(
         key="gas_conversion_factor",
@@ -305,7 +288,7 @@ class FluviusDataSensor(FluviusEntity[FluviusEnergyCoordinator], SensorEntity):
         description: DataSensorDescription,
     ) -> None:
         """Bind the description to the EAN's device."""
-        device = main_device(ean, mandate, coordinator.importer.meter_kind(ean))
+        device = main_device(ean, mandate, coordinator.importer.states.meter_kind(ean))
         super().__init__(coordinator, ean, device, description.key)
         self.entity_description = description
 
@@ -409,26 +392,26 @@ class FluviusPeakSensor(FluviusEntity[FluviusEnergyCoordinator], SensorEntity):
     def __init__(
         self,
         coordinator: FluviusEnergyCoordinator,
+        peaks: PeakTracker,
         ean: str,
         mandate: Mandate,
         description: PeakSensorDescription,
     ) -> None:
-        """Bind the description to the EAN's device."""
-        device = main_device(ean, mandate, coordinator.importer.meter_kind(ean))
+        """Bind the description to the EAN's device and its peaks."""
+        device = main_device(ean, mandate, coordinator.importer.states.meter_kind(ean))
         super().__init__(coordinator, ean, device, description.key)
         self.entity_description = description
+        self._peaks = peaks
 
     @property
     def _state(self) -> PeakState:
-        peaks = self.coordinator.importer.peaks.peaks(self.ean)
+        peaks = self._peaks.peaks(self.ean)
         return self.entity_description.value_fn(peaks, local_month(dt_util.utcnow()))
 
     @property
     def available(self) -> bool:
         """Available while quarter-hours of the EAN are kept and the EAN is."""
-        return self.ean in self.coordinator.importer.peaks.eans and self.coordinator.is_available(
-            self.ean
-        )
+        return self.ean in self._peaks.eans and self.coordinator.is_available(self.ean)
 
     @property
     def native_value(self) -> float | None:
@@ -457,7 +440,8 @@ async def async_setup_entry(
         new: list[SensorEntity] = []
         if "ean" not in added:
             added.add("ean")
-            new += [FluviusMandateSensor(data.mandates, ean, d) for d in MANDATE_SENSORS]
+            kind = data.importer.states.meter_kind(ean)
+            new += [FluviusMandateSensor(data.mandates, ean, d, kind) for d in MANDATE_SENSORS]
             new += [
                 FluviusDataSensor(data.energy, ean, mandate, d)
                 for d in DATA_SENSORS
@@ -465,7 +449,9 @@ async def async_setup_entry(
             ]
         if "peaks" not in added and ean in data.peaks.eans:
             added.add("peaks")
-            new += [FluviusPeakSensor(data.energy, ean, mandate, d) for d in PEAK_SENSORS]
+            new += [
+                FluviusPeakSensor(data.energy, data.peaks, ean, mandate, d) for d in PEAK_SENSORS
+            ]
         snapshot = data.energy.data.get(ean) if data.energy.data else None
         if snapshot is not None:
             for period, values in (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import (
@@ -31,10 +30,8 @@ from .const import (
     SERVICE_CREATE_MOCK_MANDATE,
     SERVICE_IMPORT_HISTORY,
 )
-from .importer import local_midnight
-
-if TYPE_CHECKING:
-    from . import FluviusConfigEntry
+from .runtime import FluviusConfigEntry
+from .timeutil import local_midnight
 
 _EAN = vol.All(cv.string, vol.Match(r"^\d{18}$"))
 
@@ -97,7 +94,7 @@ def _eans(entry: FluviusConfigEntry, call: ServiceCall) -> list[str]:
             translation_key="ean_owned_elsewhere",
             translation_placeholders={"ean": ean},
         )
-    if ean not in known and ean not in entry.runtime_data.importer.states:
+    if ean not in known and ean not in entry.runtime_data.importer.states.by_ean:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="unknown_ean",
@@ -123,13 +120,16 @@ def async_setup_services(hass: HomeAssistant) -> None:
             if mandate is None:
                 continue
             start = max(
-                local_midnight(start_day), data.importer.history_start(mandate, dt_util.utcnow())
+                local_midnight(start_day), data.history.history_start(mandate, dt_util.utcnow())
             )
-            data.importer.async_start_history(ean, mandate, start=start)
+            data.history.async_start(ean, mandate, start=start)
 
     async def clear_statistics(call: ServiceCall) -> ServiceResponse:
         entry = _loaded_entry(hass, call)
-        cleared = await entry.runtime_data.importer.async_clear(_eans(entry, call))
+        eans = _eans(entry, call)
+        for ean in eans:
+            entry.runtime_data.history.async_stop(ean)
+        cleared = await entry.runtime_data.importer.async_clear(eans)
         return {"statistic_ids": list[JsonValueType](cleared)}
 
     async def create_mock_mandate(call: ServiceCall) -> ServiceResponse:

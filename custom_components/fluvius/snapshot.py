@@ -10,10 +10,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .aggregation import combined_state, unit_id
-from .api import EnergyResponse, Reading, Resolution, SubHeadpoint
-from .importer import local_day, local_midnight
-from .peak import FINAL_VALIDATION_STATES
+from .aggregation import combined_state
+from .api import FINAL_VALIDATION_STATES, EnergyResponse, Reading, Resolution, SubHeadpoint
+from .series import SeriesKey, day_night_totals, unit_id
+from .timeutil import local_day, local_midnight
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,16 +27,12 @@ class PeriodValue:
     gas_conversion_factor: str | None
 
 
-type ValueKey = tuple[str, str, str, str]
-"""(ean or sub-EAN, direction, register, unit id) of a value."""
-
-
 @dataclass(slots=True)
 class EanSnapshot:
     """What the sensors of one EAN show after a poll."""
 
-    last_day: dict[ValueKey, PeriodValue] = field(default_factory=dict)
-    last_interval: dict[ValueKey, PeriodValue] = field(default_factory=dict)
+    last_day: dict[SeriesKey, PeriodValue] = field(default_factory=dict)
+    last_interval: dict[SeriesKey, PeriodValue] = field(default_factory=dict)
     newest_measurement: datetime | None = None
     estimated_share: float | None = None
     # The day the estimated share is about: a later poll only replaces it for that day or later.
@@ -44,24 +40,26 @@ class EanSnapshot:
     submeters: tuple[SubHeadpoint, ...] = ()
 
 
-def value_key(reading: Reading) -> ValueKey | None:
-    """Key of a reading for sensors, or None for units we do not show."""
+def series_key(reading: Reading) -> SeriesKey | None:
+    """The series a reading belongs to, or None for units that are not kept."""
     unit = unit_id(reading.unit)
     if unit is None:
         return None
-    return (reading.sub_ean or reading.ean, str(reading.direction), str(reading.register), unit)
+    return SeriesKey(
+        reading.sub_ean or reading.ean, str(reading.direction), str(reading.register), unit
+    )
 
 
 def build_snapshot(responses: Iterable[EnergyResponse]) -> EanSnapshot:
     """Summarise answers: newest day and interval values, data quality of the newest day."""
     snapshot = EanSnapshot()
     # One state per fine value: an insertTime answer and its re-read overlap.
-    fine: dict[tuple[ValueKey, datetime], str] = {}
+    fine: dict[tuple[SeriesKey, datetime], str] = {}
     for response in responses:
         if response.headpoint is not None and response.headpoint.sub_headpoints:
             snapshot.submeters = response.headpoint.sub_headpoints
         for reading in response.readings():
-            key = value_key(reading)
+            key = series_key(reading)
             if key is None or reading.value is None:
                 continue
             daily = reading.resolution is Resolution.DAILY
@@ -75,7 +73,7 @@ def build_snapshot(responses: Iterable[EnergyResponse]) -> EanSnapshot:
     return snapshot
 
 
-def _keep_newer(values: dict[ValueKey, PeriodValue], key: ValueKey, reading: Reading) -> None:
+def _keep_newer(values: dict[SeriesKey, PeriodValue], key: SeriesKey, reading: Reading) -> None:
     current = values.get(key)
     if current is None or current.start <= reading.start:
         values[key] = PeriodValue(
@@ -117,26 +115,18 @@ def merge_snapshots(previous: EanSnapshot | None, new: EanSnapshot) -> EanSnapsh
     return merged
 
 
-def _add_day_totals(values: dict[ValueKey, PeriodValue]) -> None:
-    """Where a day is reported only as day and night registers, add their sum as the total.
-
-    The same rule as the statistics: one value per day for users who do not
-    care about the tariff registers.
-    """
-    for (meter, direction, register, unit), day in list(values.items()):
-        if register != "day" or (meter, direction, "total", unit) in values:
-            continue
-        night = values.get((meter, direction, "night", unit))
-        if night is None or night.start != day.start:
+def _add_day_totals(values: dict[SeriesKey, PeriodValue]) -> None:
+    """Day + night as the total of a day the meter gave no total for."""
+    for day_key, night_key, total_key in list(day_night_totals(values)):
+        day, night = values[day_key], values[night_key]
+        if total_key in values or night.start != day.start:
             continue
         state = combined_state((day.validation_state, night.validation_state))
-        values[(meter, direction, "total", unit)] = PeriodValue(
-            day.value + night.value, day.start, day.end, state, None
-        )
+        values[total_key] = PeriodValue(day.value + night.value, day.start, day.end, state, None)
 
 
 def _estimated_share(
-    snapshot: EanSnapshot, fine: dict[tuple[ValueKey, datetime], str]
+    snapshot: EanSnapshot, fine: dict[tuple[SeriesKey, datetime], str]
 ) -> tuple[datetime | None, float | None]:
     """The newest day, and the share (percent) of its values that are not READ/VAL.
 

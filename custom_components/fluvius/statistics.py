@@ -28,17 +28,16 @@ from homeassistant.components.recorder.statistics import (
     get_metadata,
     statistics_during_period,
 )
-from homeassistant.const import UnitOfEnergy, UnitOfPower, UnitOfReactiveEnergy, UnitOfVolume
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.recorder import get_instance
-from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .aggregation import HourlyData, PowerHour, SeriesKey, aggregate, cumulate
+from .aggregation import HourlyData, PowerHour, aggregate, cumulate
 from .api import EnergyResponse
 from .const import DOMAIN
+from .series import SeriesKey
+from .timeutil import ceil_hour
 
-STORAGE_VERSION = 1
 # States closer than this are the same value (floating-point noise of sums).
 EPSILON = 1e-6
 # How far back to look for the stored sum before a changed hour before scanning everything.
@@ -47,12 +46,6 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=dt_util.UTC)
 # The end of a "from a moment on" range clear: later than any row can start.
 _FAR_FUTURE = datetime(2200, 1, 1, tzinfo=dt_util.UTC)
 
-_UNITS: dict[str, tuple[str, str]] = {
-    "kwh": (UnitOfEnergy.KILO_WATT_HOUR, "energy"),
-    "m3": (UnitOfVolume.CUBIC_METERS, "volume"),
-    "kvarh": (UnitOfReactiveEnergy.KILO_VOLT_AMPERE_REACTIVE_HOUR, "reactive_energy"),
-    "kw": (UnitOfPower.KILO_WATT, "power"),
-}
 _MEANINGS = {
     "offtake": "offtake",
     "injection": "injection",
@@ -65,7 +58,7 @@ type StatType = Literal["change", "last_reset", "max", "mean", "min", "state", "
 
 def statistic_metadata(key: SeriesKey) -> StatisticMetaData:
     """Complete metadata: external statistic, source fluvius, HA's unit spelling."""
-    unit, unit_class = _UNITS[key.unit]
+    unit = key.stored_unit
     meaning = _MEANINGS.get(key.direction, key.direction)
     if key.is_power:
         name = f"Fluvius {key.ean} offtake power"
@@ -83,8 +76,8 @@ def statistic_metadata(key: SeriesKey) -> StatisticMetaData:
         name=name,
         source=DOMAIN,
         statistic_id=key.statistic_id,
-        unit_class=unit_class,
-        unit_of_measurement=unit,
+        unit_class=unit.unit_class,
+        unit_of_measurement=unit.native,
     )
 
 
@@ -221,7 +214,7 @@ class StatisticsWriter:
         instance = get_instance(self._hass)
         async with self._lock:
             if _has_range_clear(instance):
-                await _async_clear(self._hass, list(statistic_ids), start=_ceil_hour(moment))
+                await _async_clear(self._hass, list(statistic_ids), start=ceil_hour(moment))
                 return
             for statistic_id in statistic_ids:
                 await self._async_rewrite_before(statistic_id, moment)
@@ -249,12 +242,6 @@ class StatisticsWriter:
 def _has_range_clear(instance: Recorder) -> bool:
     """HA 2026.11 added ``start_time``/``end_time`` to ``Recorder.async_clear_statistics``."""
     return "start_time" in inspect.signature(instance.async_clear_statistics).parameters
-
-
-def _ceil_hour(moment: datetime) -> datetime:
-    """The first hour row that starts at or after ``moment``."""
-    floor = moment.replace(minute=0, second=0, microsecond=0)
-    return floor if floor == moment else floor + timedelta(hours=1)
 
 
 async def _async_clear(
@@ -299,8 +286,3 @@ async def async_aggregate(
     return await hass.async_add_executor_job(
         partial(aggregate, responses, include_reactive=include_reactive)
     )
-
-
-def storage(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
-    """The entry's import state (cursors, statistic ids, last polls)."""
-    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")

@@ -15,13 +15,13 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.fluvius.api import Mandate, MandateStatus
 from custom_components.fluvius.api.const import LIVE_BASE_URL, SANDBOX_BASE_URL
-from custom_components.fluvius.connect import base_url_for
 from custom_components.fluvius.const import (
     DOMAIN,
     ENERGY_UPDATE_INTERVAL,
     UNAVAILABLE_AFTER_FAILURES,
 )
 from custom_components.fluvius.coordinator import pick_mandates
+from custom_components.fluvius.entry_client import base_url_for
 from fluvius_simulator import Fault, FluviusSimulator
 
 from .fault_harness import history_window, on_request, one_fault
@@ -65,7 +65,7 @@ async def test_one_failing_ean_keeps_its_last_values_then_turns_unavailable(
     simulator.add_mandate(DM_ELECTRICITY)
     simulator.add_mandate(DM_GAS)
     # Retries without backoff: the frozen clock would never end a backoff sleep.
-    with patch("custom_components.fluvius.connect.RETRY_BACKOFF_BASE", 0):
+    with patch("custom_components.fluvius.entry_client.RETRY_BACKOFF_BASE", 0):
         entry = await setup_entry(hass, simulator)
         energy = entry.runtime_data.energy
         before = energy.data
@@ -219,10 +219,10 @@ async def test_refused_history_window_backs_off_to_a_daily_retry(
     # The third refusal is the last fault: the next daily retry lands.
     await wait(timedelta(days=1, minutes=1))
     for _ in range(500):
-        if importer.history_done(DM_GAS):
+        if importer.states.history_done(DM_GAS):
             break
         await hass.async_add_executor_job(time.sleep, 0.01)
-    assert importer.history_done(DM_GAS)
+    assert importer.states.history_done(DM_GAS)
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue) is None
 
 
@@ -231,7 +231,7 @@ async def test_peak_sensors_follow_an_ean_that_keeps_failing(
 ) -> None:
     simulator.add_mandate(DM_ELECTRICITY)
     simulator.add_mandate(DM_GAS)
-    with patch("custom_components.fluvius.connect.RETRY_BACKOFF_BASE", 0):
+    with patch("custom_components.fluvius.entry_client.RETRY_BACKOFF_BASE", 0):
         entry = await setup_entry(hass, simulator)
         peak = entity_registry.async_get(hass).async_get_entity_id(
             "sensor", DOMAIN, f"{DM_ELECTRICITY}_current_month_peak"

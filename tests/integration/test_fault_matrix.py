@@ -90,7 +90,7 @@ def _fast_and_repeatable(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     assert defaults is not None
     monkeypatch.setitem(defaults, "clock", virtual_monotonic)
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
-    with patch("custom_components.fluvius.connect.RETRY_BACKOFF_BASE", 0):
+    with patch("custom_components.fluvius.entry_client.RETRY_BACKOFF_BASE", 0):
         yield
 
 
@@ -125,12 +125,12 @@ class Run:
         if self.entry.state is not ConfigEntryState.LOADED:
             return False
         importer = self.entry.runtime_data.importer
-        return all(importer.history_done(ean) for ean in EANS)
+        return all(importer.states.history_done(ean) for ean in EANS)
 
     def done(self, ean: str) -> bool:
         return (
             self.entry.state is ConfigEntryState.LOADED
-            and self.entry.runtime_data.importer.history_done(ean)
+            and self.entry.runtime_data.importer.states.history_done(ean)
         )
 
     def since(self, moment: datetime | None = None) -> str:

@@ -44,7 +44,7 @@ def frozen_now(freezer: FrozenDateTimeFactory) -> None:
 @pytest.fixture
 def no_backoff() -> Any:
     """Client retries without waiting, so a persistent 5xx fails the window at once."""
-    with patch("custom_components.fluvius.connect.RETRY_BACKOFF_BASE", 0):
+    with patch("custom_components.fluvius.entry_client.RETRY_BACKOFF_BASE", 0):
         yield
 
 
@@ -124,7 +124,7 @@ async def start_import(hass: HomeAssistant, entry: MockConfigEntry, day: str) ->
             {"config_entry_id": entry.entry_id, "ean": DM_ELECTRICITY, "from": day},
             blocking=True,
         )
-        task = entry.runtime_data.importer._tasks[DM_ELECTRICITY]
+        task = entry.runtime_data.history._tasks[DM_ELECTRICITY]
         waiting = asyncio.ensure_future(logged.event.wait())
         await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()
@@ -168,7 +168,7 @@ async def test_resume_from_persisted_cursor(
         await stored_rows(hass, OFFTAKE),
         quarter_hour_rows(simulator, DM_ELECTRICITY, cursor, history_to),
     )
-    assert entry.runtime_data.importer.states[DM_ELECTRICITY].done
+    assert entry.runtime_data.importer.states.by_ean[DM_ELECTRICITY].done
     assert progress(hass, DM_ELECTRICITY) == "100.0"
 
 
@@ -193,7 +193,7 @@ async def test_failed_window_is_retried_later(
 
     failed = history_requests(simulator, DM_ELECTRICITY)
     assert [r.status for r in failed] == [503] * 5
-    state = importer.states[DM_ELECTRICITY]
+    state = importer.states.by_ean[DM_ELECTRICITY]
     assert not state.done
     assert state.cursor == start
     assert progress(hass, DM_ELECTRICITY) == "0.0"
@@ -229,7 +229,7 @@ async def test_manual_import_replaces_a_waiting_one(
         Fault(kind="status", status=503, path="/api/mandate/energy", ean=DM_ELECTRICITY, count=5)
     )
     await start_import(hass, entry, "2026-03-01")
-    assert not entry.runtime_data.importer.states[DM_ELECTRICITY].done
+    assert not entry.runtime_data.importer.states.by_ean[DM_ELECTRICITY].done
 
     # No need to wait 15 minutes: a new request starts over at once.
     await start_import(hass, entry, "2026-03-05")
@@ -237,7 +237,7 @@ async def test_manual_import_replaces_a_waiting_one(
     requests = history_requests(simulator, DM_ELECTRICITY)
     assert requests[-1].status == 200
     assert requests[-1].query["from"] == [api_time(local_midnight(date(2026, 3, 5)))]
-    assert entry.runtime_data.importer.states[DM_ELECTRICITY].done
+    assert entry.runtime_data.importer.states.by_ean[DM_ELECTRICITY].done
 
 
 @pytest.mark.usefixtures("no_backoff")
@@ -263,8 +263,8 @@ async def test_clear_cancels_a_waiting_import(
     await settle(hass)
     assert len(history_requests(simulator, DM_ELECTRICITY)) == 5
     assert await stored_rows(hass, OFFTAKE) == {}
-    assert DM_ELECTRICITY not in entry.runtime_data.importer.states or not (
-        entry.runtime_data.importer.states[DM_ELECTRICITY].done
+    assert DM_ELECTRICITY not in entry.runtime_data.importer.states.by_ean or not (
+        entry.runtime_data.importer.states.by_ean[DM_ELECTRICITY].done
     )
 
 
@@ -286,7 +286,7 @@ async def test_refused_window_stops_without_retry(
     await settle(hass)
     assert [r.status for r in history_requests(simulator, DM_ELECTRICITY)] == [403]
     assert "stopped" in caplog.text
-    state = entry.runtime_data.importer.states[DM_ELECTRICITY]
+    state = entry.runtime_data.importer.states.by_ean[DM_ELECTRICITY]
     assert not state.done
     assert state.cursor == local_midnight(date(2026, 3, 1))
 
@@ -296,7 +296,7 @@ async def test_refused_window_stops_without_retry(
     requests = history_requests(simulator, DM_ELECTRICITY)
     assert requests[-1].status == 200
     assert requests[-1].query["from"] == [api_time(local_midnight(date(2026, 3, 1)))]
-    assert entry.runtime_data.importer.states[DM_ELECTRICITY].done
+    assert entry.runtime_data.importer.states.by_ean[DM_ELECTRICITY].done
 
 
 async def test_refused_credentials_pause_the_import(
@@ -309,7 +309,7 @@ async def test_refused_credentials_pause_the_import(
     await settle(hass)
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert any(flow["context"]["source"] == "reauth" for flow in flows)
-    state = entry.runtime_data.importer.states[DM_ELECTRICITY]
+    state = entry.runtime_data.importer.states.by_ean[DM_ELECTRICITY]
     assert not state.done
     assert state.cursor == local_midnight(date(2026, 3, 1))
 
@@ -335,7 +335,7 @@ async def test_cut_while_stopped_ends_the_resumed_import_at_the_cut(
             )
         },
     )
-    state = entry.runtime_data.importer.states[DM_ELECTRICITY]
+    state = entry.runtime_data.importer.states.by_ean[DM_ELECTRICITY]
     assert state.history_to == cut
     assert state.done
     requests = history_requests(simulator, DM_ELECTRICITY)
@@ -360,7 +360,7 @@ async def test_data_period_bounds_the_first_import(
 
     # The first whole local day of the data period starts the import.
     first_day = local_midnight(date(2026, 2, 11))
-    state = entry.runtime_data.importer.states[DM_DAILY]
+    state = entry.runtime_data.importer.states.by_ean[DM_DAILY]
     assert state.history_from == first_day
     assert state.history_to == period_to
     assert state.done

@@ -88,7 +88,7 @@ async def test_setup_retries_when_api_down(
     simulator.faults.add(Fault(kind="status", status=503, path="/api/mandate"))
     entry = MockConfigEntry(domain=DOMAIN, data=entry_data(simulator))
     entry.add_to_hass(hass)
-    with patch("custom_components.fluvius.connect.RETRY_BACKOFF_BASE", 0):
+    with patch("custom_components.fluvius.entry_client.RETRY_BACKOFF_BASE", 0):
         assert not await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is ConfigEntryState.SETUP_RETRY
 

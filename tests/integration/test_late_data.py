@@ -108,8 +108,8 @@ async def test_late_data_of_any_age_equals_a_fresh_import(
     await importer.async_clear([ean])
     await settle(hass)
     assert not any(rows for rows in (await snapshot(hass)).values())
-    importer.async_start_history(ean, mandate)
+    entry.runtime_data.history.async_start(ean, mandate)
     await settle(hass)
-    assert importer.history_done(ean)
+    assert importer.states.history_done(ean)
     assert_same_rows(polled, await snapshot(hass))
     assert dict(importer.peaks.peaks(ean)) == peaks

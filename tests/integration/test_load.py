@@ -28,7 +28,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry  # type: ignore[import-untyped]
 
 from custom_components.fluvius.const import CONF_HISTORY_MONTHS, DOMAIN, MAX_CONCURRENT_REQUESTS
-from custom_components.fluvius.importer import local_day, local_midnight
+from custom_components.fluvius.timeutil import local_day, local_midnight
 from fluvius_simulator import Fault, FluviusSimulator
 from tests.conftest import entry_data
 
@@ -110,7 +110,7 @@ async def test_many_eans_stay_within_the_limits(
     await clock.run_until(lambda: entry.state is ConfigEntryState.LOADED)
     loaded_after = dt_util.utcnow() - START
     await clock.run_until(
-        lambda: all(entry.runtime_data.importer.history_done(ean) for ean in eans)
+        lambda: all(entry.runtime_data.importer.states.history_done(ean) for ean in eans)
     )
     imported_after = dt_util.utcnow() - START
     await clock.settle()
@@ -119,7 +119,7 @@ async def test_many_eans_stay_within_the_limits(
     tracemalloc.stop()
 
     importer = entry.runtime_data.importer
-    assert all(importer.history_done(ean) for ean in eans)
+    assert all(importer.states.history_done(ean) for ean in eans)
     rows = await snapshot(hass)
     with_rows = {ean for ean in eans if any(ean in sid and stats for sid, stats in rows.items())}
     energy_calls = sum(1 for request in simulator.requests if request.path.endswith("energy"))

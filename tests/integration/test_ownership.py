@@ -94,7 +94,7 @@ async def test_second_entry_leaves_the_ean_until_the_owner_is_removed(
     assert SHARED not in data.mandates.data.by_ean
     # Neither imports nor polls nor shows the EAN.
     assert _energy_requests(simulator, SHARED) == before
-    assert SHARED not in data.importer.states
+    assert SHARED not in data.importer.states.by_ean
     assert _devices(hass, second) == set()
     assert _entity_eans(hass, second) == set()
     assert _devices(hass, first) == {SHARED}
@@ -129,7 +129,7 @@ async def test_second_entry_leaves_the_ean_until_the_owner_is_removed(
     assert status is not None
     assert hass.states.get(status).state == "approved"
     assert len(history_requests(simulator, SHARED)) > imports_before
-    assert data.importer.history_done(SHARED)
+    assert data.importer.states.history_done(SHARED)
     assert _owned_issue(hass, second, SHARED) is None
     assert hass_storage[STORAGE_KEY]["data"]["owners"] == {SHARED: second.entry_id}
 
@@ -153,7 +153,7 @@ async def test_owner_losing_the_mandate_hands_the_ean_over(
     assert _devices(hass, first) == set()
     assert set(second.runtime_data.mandates.data.by_ean) == {OWN_GAS, SHARED}
     assert _devices(hass, second) == {OWN_GAS, SHARED}
-    assert second.runtime_data.importer.history_done(SHARED)
+    assert second.runtime_data.importer.states.history_done(SHARED)
     assert _owned_issue(hass, second, SHARED) is None
 
     # The former owner sees the mandate again: now it is the one that waits.

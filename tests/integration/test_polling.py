@@ -9,7 +9,6 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
-from custom_components.fluvius.budget import RequestBudget
 from custom_components.fluvius.const import (
     CONF_CORRECTION_DAYS,
     CONF_HISTORY_MONTHS,
@@ -18,6 +17,7 @@ from custom_components.fluvius.const import (
     DEFAULT_REQUEST_BUDGET,
     ENERGY_UPDATE_INTERVAL,
 )
+from custom_components.fluvius.limiter import RequestBudget
 from custom_components.fluvius.polling import next_poll, poll_phase
 from fluvius_simulator import FluviusSimulator
 
@@ -106,7 +106,7 @@ async def test_request_budget_applies_without_a_reload(
 ) -> None:
     simulator.add_mandate("541440110000000000")
     entry = await setup_entry(hass, simulator)
-    budget = entry.runtime_data.importer.budget
+    budget = entry.runtime_data.limiter.budget
     assert budget.per_hour == DEFAULT_REQUEST_BUDGET
     result = await hass.config_entries.options.async_init(entry.entry_id)
     result = await hass.config_entries.options.async_configure(
@@ -120,7 +120,7 @@ async def test_request_budget_applies_without_a_reload(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    assert entry.runtime_data.importer.budget is budget
+    assert entry.runtime_data.limiter.budget is budget
     assert budget.per_hour == 120
     assert budget.capacity == 10
 
@@ -149,6 +149,6 @@ async def test_a_small_budget_spreads_the_first_polls_instead_of_holding_up_setu
         await energy.async_refresh()
         await hass.async_block_till_done()
     assert set(energy.data) == set(eans)
-    assert entry.runtime_data.importer.budget.spent <= 60 * (1 + 1)
+    assert entry.runtime_data.limiter.budget.spent <= 60 * (1 + 1)
     # Unloading ends the history import that still waits for tokens.
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -136,7 +136,7 @@ async def test_steady_state_polling_fits_the_budget(
         "worst_staleness_min": round(staleness / 60, 1),
         "all_polled_after_min": round(all_polled.total_seconds() / 60, 1),
         "peak_memory_mb": round(peak / 2**20, 1) if TRACE else None,
-        "budget_spent": entry.runtime_data.importer.budget.spent,
+        "budget_spent": entry.runtime_data.limiter.budget.spent,
     }
     if FIGURES:
         text = json.dumps(figures, indent=2)

@@ -80,7 +80,7 @@ async def test_data_period_cut_clears_after_the_next_import(
     simulator.add_mandate(DM_ELECTRICITY)
     entry = await setup_entry(hass, simulator)
     await _cut(hass, simulator, entry)
-    assert entry.runtime_data.importer.history_done(DM_ELECTRICITY)
+    assert entry.runtime_data.importer.states.history_done(DM_ELECTRICITY)
 
     # The next mandates refresh finds the import done and nothing new cut.
     await entry.runtime_data.mandates.async_refresh()

@@ -87,7 +87,7 @@ async def test_no_secret_in_logs_diagnostics_repairs_or_errors(
 
     # Setup and history import.
     entry = await setup_entry(hass, simulator)
-    assert entry.runtime_data.importer.history_done(DM_ELECTRICITY)
+    assert entry.runtime_data.importer.states.history_done(DM_ELECTRICITY)
     assert ir.async_get(hass).async_get_issue(DOMAIN, f"ean_forbidden_{entry.entry_id}_{REFUSED}")
 
     # The credentials are revoked: the next poll is refused and reauth starts.

@@ -101,8 +101,8 @@ async def test_import_history_of_all_eans_from_a_date(
         assert requests[0].query["from"] == [start.strftime("%Y-%m-%dT%H:%M:%SZ")]
     assert history_requests(simulator, DM_DAILY)[0].query["granularity"] == ["daily"]
     runtime = entry.runtime_data
-    assert runtime.importer.states[DM_ELECTRICITY].done
-    assert runtime.importer.states[DM_ELECTRICITY].progress == 100.0
+    assert runtime.importer.states.by_ean[DM_ELECTRICITY].done
+    assert runtime.importer.states.by_ean[DM_ELECTRICITY].progress == 100.0
 
 
 async def test_import_history_never_reaches_past_the_history_option(
@@ -226,7 +226,7 @@ async def test_create_mock_mandate_with_every_field(
     assert sensor_state(hass, f"{DM_DAILY}_renewal_status") == "renewal_requested"
     assert sensor_state(hass, f"{DM_DAILY}_data_period_end") == mandate.data_period_to.isoformat()
     # The new EAN's history was imported, within its data period.
-    state = entry.runtime_data.importer.states[DM_DAILY]
+    state = entry.runtime_data.importer.states.by_ean[DM_DAILY]
     assert state.done
     assert state.history_to == mandate.data_period_to
 

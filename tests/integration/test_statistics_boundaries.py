@@ -405,8 +405,8 @@ async def test_restart_mid_import_gives_the_same_rows(
         lambda: any(status == 503 for _, status in energy_windows(simulator)),
         "the second window to fail",
     )
-    assert importer.states[QH_OFFTAKE].cursor == RESTART_SPLIT
-    assert not importer.states[QH_OFFTAKE].done
+    assert importer.states.by_ean[QH_OFFTAKE].cursor == RESTART_SPLIT
+    assert not importer.states.by_ean[QH_OFFTAKE].done
     assert await hass.config_entries.async_unload(entry.entry_id)
     await settle(hass)
     persisted = hass_storage[f"{DOMAIN}.{entry.entry_id}"]["data"]["eans"][QH_OFFTAKE]
@@ -427,7 +427,7 @@ async def test_restart_mid_import_gives_the_same_rows(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await settle(hass)
     assert energy_windows(simulator) == [("2026-01-31T23:00:00Z", 200)]
-    assert entry.runtime_data.importer.states[QH_OFFTAKE].done
+    assert entry.runtime_data.importer.states.by_ean[QH_OFFTAKE].done
     assert await snapshot(hass) == reference
 
     # A stop after the second window's rows were written but before its cursor was

@@ -1,14 +1,16 @@
-"""The per-entry budget of energy calls: a token bucket the polls and the history import share.
+"""The one limit on an entry's energy calls: how many an hour, and how many at once.
 
 A large account (hundreds of EANs) must never burst: calls are spread evenly
-at the budget's rate, with at most five minutes' worth in hand. Polls may use
-every token; the history import leaves a reserve, so polls never wait behind it.
+at the budget's rate, with at most five minutes' worth in hand, and only a few
+run at the same time. Polls may use every token and slot; the history import
+leaves a reserve of both, so polls never wait behind it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 # Tokens in hand at most: five minutes' worth of the hourly budget.
 BURST_SHARE = 12
@@ -53,3 +55,29 @@ class RequestBudget:
             await asyncio.sleep(missing / self._rate)
         self._tokens -= calls
         self.spent += calls
+
+
+class RequestLimiter:
+    """Every energy call of an entry passes here: paid from the budget, in one of a few slots."""
+
+    def __init__(self, per_hour: int, clock: Callable[[], float], concurrency: int) -> None:
+        """``concurrency`` calls at once; background work holds all slots but one."""
+        self.budget = RequestBudget(per_hour, clock)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._background_slots = asyncio.Semaphore(max(concurrency - 1, 1))
+
+    @asynccontextmanager
+    async def call(self, calls: int = 1, *, background: bool = False) -> AsyncIterator[None]:
+        """Pay ``calls`` tokens, then hold a slot while the call runs.
+
+        Background work (the history import) leaves half the burst and a slot to
+        the polls, so they (and the setup's first refresh) never wait behind it.
+        """
+        if not background:
+            await self.budget.async_spend(calls)
+            async with self._slots:
+                yield
+            return
+        await self.budget.async_spend(calls, reserve=self.budget.capacity / 2)
+        async with self._background_slots, self._slots:
+            yield

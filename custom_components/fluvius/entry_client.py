@@ -1,4 +1,4 @@
-"""Build an API client from a config entry's data."""
+"""The API client of a config entry: its environment's URLs and its credentials."""
 
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ def base_url_for(data: Mapping[str, Any]) -> str:
     return LIVE_BASE_URL
 
 
-def create_client(session: ClientSession, data: Mapping[str, Any], **kwargs: Any) -> FluviusClient:
+def client_for_entry(
+    session: ClientSession, data: Mapping[str, Any], **kwargs: Any
+) -> FluviusClient:
     """A client for the entry's environment and credentials."""
     credentials = Credentials(
         tenant_id=data[CONF_TENANT_ID],
