@@ -27,6 +27,18 @@ from .const import DOMAIN, LOGGER, MANDATES_UPDATE_INTERVAL
 from .ownership import SIGNAL_RELEASED, async_claim
 from .repairs import async_update_credentials_issue
 
+
+@callback
+def credentials_refused(hass: HomeAssistant, entry: ConfigEntry) -> ConfigEntryAuthFailed:
+    """Show the credentials issue; the returned error, raised, makes HA start reauthentication.
+
+    Every request of the entry (mandates, polls, history windows) ends up here
+    when the token endpoint refuses the credentials.
+    """
+    async_update_credentials_issue(hass, entry, refused=True)
+    return ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="auth_failed")
+
+
 TRACKED_STATUSES = frozenset({MandateStatus.APPROVED, MandateStatus.FINISHED})
 
 
@@ -77,10 +89,7 @@ class FluviusMandatesCoordinator(DataUpdateCoordinator[MandatesData]):
         try:
             mandates = await self.client.get_mandates()
         except FluviusAuthenticationError as err:
-            async_update_credentials_issue(self.hass, self.config_entry, refused=True)
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="auth_failed"
-            ) from err
+            raise credentials_refused(self.hass, self.config_entry) from err
         except FluviusError as err:
             raise UpdateFailed(
                 translation_domain=DOMAIN,

@@ -12,6 +12,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 
 from .const import DOMAIN
+from .meters import MODELS, MeterKind
 
 
 def device_ean(device: dr.DeviceEntry) -> str | None:
@@ -75,3 +76,15 @@ def async_remove_entry_device(hass: HomeAssistant, entry_id: str, device: dr.Dev
         registry.async_update_device(device.id, remove_config_entry_id=entry_id)
         return
     registry.async_remove_device(device.id)
+
+
+@callback
+def async_update_meter_model(hass: HomeAssistant, entry_id: str, ean: str, kind: MeterKind) -> None:
+    """Give an EAN's registered device the model of a newly observed meter kind.
+
+    Entities pass their device info only when they are added, which may be before
+    the first energy answer showed the kind.
+    """
+    device = async_entry_device(hass, entry_id, ean)
+    if device is not None and device.model != MODELS[kind]:
+        dr.async_get(hass).async_update_device(device.id, model=MODELS[kind])

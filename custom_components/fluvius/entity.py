@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
 
 from .api import EnergyType, Mandate, SubHeadpoint, SubHeadpointKind
 from .const import DOMAIN
-from .devices import async_entry_device, async_link_to_parent
-from .meters import MeterKind
+from .devices import async_link_to_parent
+from .meters import MeterKind, meter_model
 
 MANUFACTURER = "Fluvius"
 
-MODELS: dict[MeterKind, str] = {MeterKind.DIGITAL: "Digital meter", MeterKind.AMR: "AMR meter"}
 # Device-name translation keys of submeters; other kinds get the neutral one.
 SUBMETER_KEYS: dict[str, str] = {
     SubHeadpointKind.PRODUCTION: "production_submeter",
@@ -25,13 +22,6 @@ SUBMETER_KEYS: dict[str, str] = {
 }
 SUBMETER_KEY = "submeter"
 DEVICE_KEYS = frozenset({"electricity", "gas", SUBMETER_KEY, *SUBMETER_KEYS.values()})
-
-
-def meter_model(kind: MeterKind | None, energy_type: EnergyType | str | None) -> str:
-    """Digital or AMR meter; before the first energy answer only the energy type is known."""
-    if kind is not None:
-        return MODELS[kind]
-    return "Gas meter" if energy_type == EnergyType.GAS else "Electricity meter"
 
 
 def main_device(ean: str, mandate: Mandate, kind: MeterKind | None) -> DeviceInfo:
@@ -45,18 +35,6 @@ def main_device(ean: str, mandate: Mandate, kind: MeterKind | None) -> DeviceInf
         model=meter_model(kind, mandate.energy_type),
         serial_number=ean,
     )
-
-
-@callback
-def async_update_meter_model(hass: HomeAssistant, entry_id: str, ean: str, kind: MeterKind) -> None:
-    """Give an EAN's registered device the model of a newly observed meter kind.
-
-    Entities pass their device info only when they are added, which may be before
-    the first energy answer showed the kind.
-    """
-    device = async_entry_device(hass, entry_id, ean)
-    if device is not None and device.model != MODELS[kind]:
-        dr.async_get(hass).async_update_device(device.id, model=MODELS[kind])
 
 
 def submeter_device(ean: str, sub: SubHeadpoint) -> DeviceInfo:

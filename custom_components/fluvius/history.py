@@ -23,12 +23,12 @@ from .api import (
     Mandate,
 )
 from .const import CONF_HISTORY_MONTHS, DEFAULT_HISTORY_MONTHS, LOGGER
+from .coordinator import credentials_refused
 from .import_state import EanImportState
 from .importer import StatisticsImporter
 from .limiter import RequestLimiter
 from .queries import complex_types, granularities
 from .refusals import PERMANENT_RETRY, RefusedRequests, RequestKind
-from .repairs import async_update_credentials_issue
 from .timeutil import first_of_month_back, local_day, local_midnight
 
 # Local days per history window: 184 local days never exceed the API's 185 x 24 h.
@@ -187,7 +187,8 @@ class HistoryImport:
                 await self._async_import_window(ean, mandate, window)
             except FluviusAuthenticationError:
                 LOGGER.warning("History import of EAN %s paused: credentials refused", ean)
-                async_update_credentials_issue(self._hass, self._entry, refused=True)
+                # Not raised: a background task; the coordinators' next refresh would.
+                credentials_refused(self._hass, self._entry)
                 self._entry.async_start_reauth(self._hass)
                 return False
             except (FluviusForbiddenError, FluviusNoAccessError) as err:

@@ -17,7 +17,7 @@ from homeassistant.util import dt as dt_util
 from .aggregation import HourlyData
 from .api import EnergyResponse, Mandate
 from .const import CONF_IMPORT_REACTIVE, LOGGER
-from .entity import async_update_meter_model
+from .devices import async_update_meter_model
 from .import_state import EanImportState, ImportStates
 from .meters import observed_kind
 from .peak_tracker import PeakTracker

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import StrEnum
 
-from .api import EnergyResponse, HeadpointType
+from .api import EnergyResponse, EnergyType, HeadpointType
 
 
 class MeterKind(StrEnum):
@@ -46,3 +46,13 @@ def parse_kind(value: str | None) -> MeterKind | None:
         return None if value is None else MeterKind(value)
     except ValueError:
         return None
+
+
+MODELS: dict[MeterKind, str] = {MeterKind.DIGITAL: "Digital meter", MeterKind.AMR: "AMR meter"}
+
+
+def meter_model(kind: MeterKind | None, energy_type: EnergyType | str | None) -> str:
+    """Digital or AMR meter; before the first energy answer only the energy type is known."""
+    if kind is not None:
+        return MODELS[kind]
+    return "Gas meter" if energy_type == EnergyType.GAS else "Electricity meter"

@@ -18,7 +18,6 @@ import zlib
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -44,13 +43,13 @@ from .const import (
     POLL_TICK,
     UNAVAILABLE_AFTER_FAILURES,
 )
-from .coordinator import FluviusMandatesCoordinator
+from .coordinator import FluviusMandatesCoordinator, credentials_refused
 from .importer import StatisticsImporter
 from .late_data import Block, contiguous, partial_blocks, without_blocks
 from .limiter import RequestLimiter
 from .queries import complex_types, granularities
 from .refusals import PERMANENT_RETRY, RefusedRequests, RequestKind
-from .repairs import async_update_credentials_issue, async_update_forbidden_issues
+from .repairs import async_update_forbidden_issues
 from .snapshot import EanSnapshot, build_snapshot, merge_snapshots
 from .timeutil import local_day, local_midnight
 
@@ -232,10 +231,7 @@ class FluviusEnergyCoordinator(DataUpdateCoordinator[dict[str, EanSnapshot]]):
         # (A poll woken a little early must not count the phase point just ahead.)
         self.next_polls[ean] = next_poll(poll_phase(ean), now + WAKE_MARGIN)
         if isinstance(result, FluviusAuthenticationError):
-            async_update_credentials_issue(self.hass, self.config_entry, refused=True)
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="auth_failed"
-            ) from result
+            raise credentials_refused(self.hass, self.config_entry) from result
         if isinstance(result, BaseException) and not isinstance(result, FluviusError):
             raise result
         if isinstance(result, FluviusError):
