@@ -24,6 +24,7 @@ from .refusals import RefusedRequests
 from .repairs import (
     async_clear_data_period_cut,
     async_delete_entry_issues,
+    async_update_data_period_cuts,
     async_update_mandate_issues,
 )
 from .runtime import FluviusConfigEntry, FluviusRuntimeData
@@ -112,7 +113,10 @@ async def _async_apply_mandates(hass: HomeAssistant, entry: FluviusConfigEntry) 
         elif data.importer.states.history_done(ean):
             async_clear_data_period_cut(hass, entry, ean)
         data.history.async_start(ean, mandate)
-    async_update_mandate_issues(hass, entry, data.mandates.data, cuts)
+    async_update_mandate_issues(
+        hass, entry, data.mandates.data.mandates, data.mandates.data.foreign
+    )
+    async_update_data_period_cuts(hass, entry, by_ean, cuts)
     _async_remove_stale_devices(hass, entry, set(by_ean))
 
 

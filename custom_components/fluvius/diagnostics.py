@@ -15,7 +15,7 @@ from .const import (
     CONF_TENANT_ID,
     CONF_TOKEN_URL,
 )
-from .runtime import FluviusConfigEntry
+from .runtime import FluviusConfigEntry, FluviusRuntimeData
 from .timeutil import month_id
 
 # The token URL embeds the tenant id, so it is redacted too.
@@ -47,9 +47,7 @@ async def async_get_config_entry_diagnostics(
 ) -> dict[str, Any]:
     """Everything needed to understand a problem, nothing that grants access."""
     data = entry.runtime_data
-    mandates = data.mandates.data
-    eans = {m.ean for m in mandates.mandates if m.ean}
-    energy = data.energy.data or {}
+    eans = {m.ean for m in data.mandates.data.mandates if m.ean}
     return {
         "entry": {
             "title": entry.title,
@@ -61,70 +59,79 @@ async def async_get_config_entry_diagnostics(
                 **{k: (str(v) if v is not None else None) for k, v in asdict(m).items()},
                 "ean": mask_ean(m.ean),
             }
-            for m in mandates.mandates
+            for m in data.mandates.data.mandates
         ],
         "coordinators": {
             "mandates": {
                 "last_update_success": data.mandates.last_update_success,
                 "last_exception": _mask_text(repr(data.mandates.last_exception), eans),
             },
-            "energy": {
-                "last_update_success": data.energy.last_update_success,
-                "last_exception": _mask_text(repr(data.energy.last_exception), eans),
-                "unavailable_eans": {
-                    mask_ean(ean): kind for ean, kind in data.energy.ean_errors.items()
-                },
-                "last_errors": {
-                    mask_ean(ean): _mask_text(text, eans)
-                    for ean, text in data.energy.last_errors.items()
-                },
-                "failed_polls": {
-                    mask_ean(ean): count for ean, count in data.energy.failures.items()
-                },
-                "refused_requests": {
-                    mask_ean(ean): _mask_text(text, eans)
-                    for ean, text in data.energy.refusals.by_ean().items()
-                },
-                "next_polls": {
-                    mask_ean(ean): moment.isoformat()
-                    for ean, moment in data.energy.next_polls.items()
-                },
-                "request_budget": {
-                    "per_hour": data.limiter.budget.per_hour,
-                    "in_hand": round(data.limiter.budget.available(), 1),
-                    "spent": data.limiter.budget.spent,
-                },
-                "snapshots": {
-                    mask_ean(ean): {
-                        "newest_measurement": str(s.newest_measurement),
-                        "estimated_share": s.estimated_share,
-                        "values": len(s.last_day) + len(s.last_interval),
-                        "submeters": len(s.submeters),
-                    }
-                    for ean, s in energy.items()
-                },
-            },
+            "energy": _energy(data, eans),
         },
-        "history_import": {
+        "history_import": _history_import(data),
+        "monthly_peaks": _monthly_peaks(data),
+    }
+
+
+def _energy(data: FluviusRuntimeData, eans: set[str]) -> dict[str, Any]:
+    """The energy coordinator: failures, refusals, the poll schedule and the budget."""
+    energy = data.energy
+    return {
+        "last_update_success": energy.last_update_success,
+        "last_exception": _mask_text(repr(energy.last_exception), eans),
+        "unavailable_eans": {mask_ean(ean): kind for ean, kind in energy.ean_errors.items()},
+        "last_errors": {
+            mask_ean(ean): _mask_text(text, eans) for ean, text in energy.last_errors.items()
+        },
+        "failed_polls": {mask_ean(ean): count for ean, count in energy.failures.items()},
+        "refused_requests": {
+            mask_ean(ean): _mask_text(text, eans) for ean, text in energy.refusals.by_ean().items()
+        },
+        "next_polls": {
+            mask_ean(ean): moment.isoformat() for ean, moment in energy.next_polls.items()
+        },
+        "request_budget": {
+            "per_hour": data.limiter.budget.per_hour,
+            "in_hand": round(data.limiter.budget.available(), 1),
+            "spent": data.limiter.budget.spent,
+        },
+        "snapshots": {
             mask_ean(ean): {
-                "progress": state.progress,
-                "done": state.done,
-                "cursor": str(state.cursor),
-                "statistics": len(state.statistic_ids or ()),
+                "newest_measurement": str(s.newest_measurement),
+                "estimated_share": s.estimated_share,
+                "values": len(s.last_day) + len(s.last_interval),
+                "submeters": len(s.submeters),
             }
-            for ean, state in data.importer.states.by_ean.items()
+            for ean, s in (energy.data or {}).items()
         },
-        "monthly_peaks": {
-            mask_ean(ean): {
-                month_id(key): {
-                    "peak_kw": peak.peak_kw,
-                    "present": peak.present,
-                    "expected": peak.expected,
-                    "estimated": peak.estimated,
-                    "complete": peak.valid,
-                }
-                for key, peak in data.peaks.peaks(ean).items()
+    }
+
+
+def _history_import(data: FluviusRuntimeData) -> dict[str | None, Any]:
+    """Each EAN's history cursor and how many statistics it wrote."""
+    return {
+        mask_ean(ean): {
+            "progress": state.progress,
+            "done": state.done,
+            "cursor": str(state.cursor),
+            "statistics": len(state.statistic_ids or ()),
+        }
+        for ean, state in data.importer.states.by_ean.items()
+    }
+
+
+def _monthly_peaks(data: FluviusRuntimeData) -> dict[str | None, Any]:
+    """The peaks kept per EAN and month, with how complete each month is."""
+    return {
+        mask_ean(ean): {
+            month_id(key): {
+                "peak_kw": peak.peak_kw,
+                "present": peak.present,
+                "expected": peak.expected,
+                "estimated": peak.estimated,
+                "complete": peak.valid,
             }
-            for ean in sorted(data.peaks.eans)
-        },
+            for key, peak in data.peaks.peaks(ean).items()
+        }
+        for ean in sorted(data.peaks.eans)
     }

@@ -6,8 +6,8 @@ informative and only needs acknowledging (a confirm-only fix flow).
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from homeassistant.components.repairs import ConfirmRepairFlow, RepairsFlow
 from homeassistant.config_entries import ConfigEntry
@@ -15,11 +15,8 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 
-from .api import DataServiceType, EnergyType, MandateStatus, RenewalStatus
+from .api import DataServiceType, EnergyType, Mandate, MandateStatus, RenewalStatus
 from .const import DOMAIN, EXPIRY_WARNING, RENEWAL_URL
-
-if TYPE_CHECKING:
-    from .coordinator import MandatesData
 
 ENDED_RENEWAL = frozenset({RenewalStatus.EXPIRED})
 # Issue kinds raised and cleared from the mandates (ids are f"{kind}_{entry_id}_{ean}").
@@ -31,52 +28,59 @@ def issue_id(kind: str, entry: ConfigEntry, key: str) -> str:
     return f"{kind}_{entry.entry_id}_{key}"
 
 
+type WantedIssues = dict[str, tuple[str, dict[str, str]]]
+"""Issue id -> (translation key, placeholders)."""
+
+
+def mandate_issues(entry: ConfigEntry, mandate: Mandate, now: datetime) -> WantedIssues:
+    """The issues one mandate calls for: ended, expiring, daily access only."""
+    key = mandate.ean or mandate.reference_number or ""
+    if mandate.status in (MandateStatus.REJECTED, MandateStatus.FINISHED):
+        return {issue_id("mandate_ended", entry, key): ("mandate_ended", _ended(key, mandate))}
+    if mandate.status != MandateStatus.APPROVED:
+        return {}
+    wanted: WantedIssues = {}
+    expiry = mandate.mandate_expiration_date
+    if mandate.renewal_status in ENDED_RENEWAL or (expiry is not None and expiry <= now):
+        wanted[issue_id("mandate_ended", entry, key)] = ("mandate_ended", _ended(key, mandate))
+    elif mandate.renewal_status == RenewalStatus.TO_BE_RENEWED or (
+        expiry is not None and expiry - now <= EXPIRY_WARNING
+    ):
+        date = dt_util.as_local(expiry).date().isoformat() if expiry else "?"
+        wanted[issue_id("mandate_expiring", entry, key)] = (
+            "mandate_expiring",
+            {"ean": key, "date": date, "url": RENEWAL_URL},
+        )
+    if (
+        mandate.energy_type == EnergyType.ELECTRICITY
+        and mandate.data_service_type == DataServiceType.DAILY
+    ):
+        wanted[issue_id("no_quarter_hour", entry, key)] = ("no_quarter_hour", {"ean": key})
+    return wanted
+
+
+def _ended(key: str, mandate: Mandate) -> dict[str, str]:
+    status = mandate.status if mandate.status != MandateStatus.APPROVED else None
+    return {"ean": key, "status": str(status or mandate.renewal_status or "Expired")}
+
+
 @callback
 def async_update_mandate_issues(
     hass: HomeAssistant,
     entry: ConfigEntry,
-    data: MandatesData,
-    cuts: dict[str, datetime],
+    mandates: Iterable[Mandate],
+    foreign: Collection[str],
 ) -> None:
-    """Raise and clear the mandate issues after a mandates refresh."""
-    now = dt_util.utcnow()
-    wanted: dict[str, tuple[str, dict[str, str]]] = {}
-    for mandate in data.mandates:
-        key = mandate.ean or mandate.reference_number
-        # Another entry owns the EAN: its repair is the ownership one.
-        if key is None or key in data.foreign:
-            continue
-        if mandate.status in (MandateStatus.REJECTED, MandateStatus.FINISHED):
-            wanted[issue_id("mandate_ended", entry, key)] = (
-                "mandate_ended",
-                {"ean": key, "status": str(mandate.status)},
-            )
-            continue
-        if mandate.status != MandateStatus.APPROVED:
-            continue
-        expiry = mandate.mandate_expiration_date
-        if mandate.renewal_status in ENDED_RENEWAL or (expiry is not None and expiry <= now):
-            wanted[issue_id("mandate_ended", entry, key)] = (
-                "mandate_ended",
-                {"ean": key, "status": str(mandate.renewal_status or "Expired")},
-            )
-        elif mandate.renewal_status == RenewalStatus.TO_BE_RENEWED or (
-            expiry is not None and expiry - now <= EXPIRY_WARNING
-        ):
-            wanted[issue_id("mandate_expiring", entry, key)] = (
-                "mandate_expiring",
-                {
-                    "ean": key,
-                    "date": dt_util.as_local(expiry).date().isoformat() if expiry else "?",
-                    "url": RENEWAL_URL,
-                },
-            )
-        if (
-            mandate.energy_type == EnergyType.ELECTRICITY
-            and mandate.data_service_type == DataServiceType.DAILY
-        ):
-            wanted[issue_id("no_quarter_hour", entry, key)] = ("no_quarter_hour", {"ean": key})
+    """Raise and clear the mandate issues after a mandates refresh.
 
+    EANs another entry owns are left out: their repair is the ownership one.
+    """
+    now = dt_util.utcnow()
+    wanted: WantedIssues = {}
+    for mandate in mandates:
+        key = mandate.ean or mandate.reference_number
+        if key is not None and key not in foreign:
+            wanted.update(mandate_issues(entry, mandate, now))
     _async_delete_stale(
         hass, tuple(issue_id(kind, entry, "") for kind in MANDATE_KINDS), set(wanted)
     )
@@ -91,11 +95,18 @@ def async_update_mandate_issues(
             translation_placeholders=placeholders,
             learn_more_url=RENEWAL_URL if kind in ("mandate_expiring", "mandate_ended") else None,
         )
+
+
+@callback
+def async_update_data_period_cuts(
+    hass: HomeAssistant, entry: ConfigEntry, read: Collection[str], cuts: dict[str, datetime]
+) -> None:
+    """One acknowledgeable notice per EAN whose data period was cut back (and still read)."""
     # A cut of an EAN that is no longer read here has nothing left to explain.
     _async_delete_stale(
         hass,
         (issue_id("data_period_cut", entry, ""),),
-        {issue_id("data_period_cut", entry, ean) for ean in data.by_ean},
+        {issue_id("data_period_cut", entry, ean) for ean in read},
     )
     for ean, cut in cuts.items():
         ir.async_create_issue(

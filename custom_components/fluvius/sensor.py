@@ -30,7 +30,7 @@ from .meters import MeterKind
 from .peak import LOW_VOLTAGE_MINIMUM_KW, MonthlyPeak, rolling_average
 from .peak_tracker import PeakTracker
 from .polling import FluviusEnergyCoordinator
-from .runtime import FluviusConfigEntry
+from .runtime import FluviusConfigEntry, FluviusRuntimeData
 from .series import SeriesKey
 from .snapshot import EanSnapshot, PeriodValue
 from .timeutil import MonthKey, isoformat, local_month, month_id, shift_month
@@ -436,34 +436,6 @@ async def async_setup_entry(
     # them. Only what is new is built: polls update listeners many times an hour.
     known: dict[str, set[object]] = {}
 
-    def _new_for(ean: str, mandate: Mandate, added: set[object]) -> list[SensorEntity]:
-        new: list[SensorEntity] = []
-        if "ean" not in added:
-            added.add("ean")
-            kind = data.importer.states.meter_kind(ean)
-            new += [FluviusMandateSensor(data.mandates, ean, d, kind) for d in MANDATE_SENSORS]
-            new += [
-                FluviusDataSensor(data.energy, ean, mandate, d)
-                for d in DATA_SENSORS
-                if not d.gas_only or mandate.energy_type == EnergyType.GAS
-            ]
-        if "peaks" not in added and ean in data.peaks.eans:
-            added.add("peaks")
-            new += [
-                FluviusPeakSensor(data.energy, data.peaks, ean, mandate, d) for d in PEAK_SENSORS
-            ]
-        snapshot = data.energy.data.get(ean) if data.energy.data else None
-        if snapshot is not None:
-            for period, values in (
-                ("last_day", snapshot.last_day),
-                ("last_interval", snapshot.last_interval),
-            ):
-                for key in values:
-                    if (period, key) not in added:
-                        added.add((period, key))
-                        new.append(FluviusValueSensor(data.energy, ean, mandate, period, key))
-        return new
-
     @callback
     def _add_new() -> None:
         by_ean = data.mandates.data.by_ean
@@ -471,10 +443,40 @@ async def async_setup_entry(
             del known[gone]
         new: list[SensorEntity] = []
         for ean, mandate in by_ean.items():
-            new += _new_for(ean, mandate, known.setdefault(ean, set()))
+            new += _new_entities(data, ean, mandate, known.setdefault(ean, set()))
         if new:
             async_add_entities(new)
 
     _add_new()
     entry.async_on_unload(data.mandates.async_add_listener(_add_new))
     entry.async_on_unload(data.energy.async_add_listener(_add_new))
+
+
+def _new_entities(
+    data: FluviusRuntimeData, ean: str, mandate: Mandate, added: set[object]
+) -> list[SensorEntity]:
+    """The EAN's entities not yet in ``added`` (which records them)."""
+    new: list[SensorEntity] = []
+    if "ean" not in added:
+        added.add("ean")
+        kind = data.importer.states.meter_kind(ean)
+        new += [FluviusMandateSensor(data.mandates, ean, d, kind) for d in MANDATE_SENSORS]
+        new += [
+            FluviusDataSensor(data.energy, ean, mandate, d)
+            for d in DATA_SENSORS
+            if not d.gas_only or mandate.energy_type == EnergyType.GAS
+        ]
+    if "peaks" not in added and ean in data.peaks.eans:
+        added.add("peaks")
+        new += [FluviusPeakSensor(data.energy, data.peaks, ean, mandate, d) for d in PEAK_SENSORS]
+    snapshot = data.energy.data.get(ean) if data.energy.data else None
+    if snapshot is not None:
+        for period, values in (
+            ("last_day", snapshot.last_day),
+            ("last_interval", snapshot.last_interval),
+        ):
+            for key in values:
+                if (period, key) not in added:
+                    added.add((period, key))
+                    new.append(FluviusValueSensor(data.energy, ean, mandate, period, key))
+    return new

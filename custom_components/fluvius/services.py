@@ -107,71 +107,77 @@ def _as_utc(value: datetime | None) -> datetime | None:
     return None if value is None else dt_util.as_utc(value)
 
 
+async def _async_import_history(call: ServiceCall) -> None:
+    """Re-import the history of the entry's EANs (or one) from a day on."""
+    entry = _loaded_entry(call.hass, call)
+    start_day: date = call.data[ATTR_FROM]
+    data = entry.runtime_data
+    for ean in _eans(entry, call):
+        mandate = data.mandates.data.by_ean.get(ean)
+        if mandate is None:
+            continue
+        oldest = data.history.history_start(mandate, dt_util.utcnow())
+        data.history.async_start(ean, mandate, start=max(local_midnight(start_day), oldest))
+
+
+async def _async_clear_statistics(call: ServiceCall) -> ServiceResponse:
+    """Stop the EANs' imports and remove their statistics; answer which ids went."""
+    entry = _loaded_entry(call.hass, call)
+    eans = _eans(entry, call)
+    for ean in eans:
+        entry.runtime_data.history.async_stop(ean)
+    cleared = await entry.runtime_data.importer.async_clear(eans)
+    return {"statistic_ids": list[JsonValueType](cleared)}
+
+
+async def _async_create_mock_mandate(call: ServiceCall) -> ServiceResponse:
+    """Ask the sandbox for a mock mandate, then read the mandates again."""
+    entry = _loaded_entry(call.hass, call)
+    if entry.data[CONF_ENVIRONMENT] == ENVIRONMENT_LIVE:
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="sandbox_only")
+    try:
+        status = await entry.runtime_data.client.create_mock_mandate(_mock_mandate(call))
+    except FluviusError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="mock_mandate_failed",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    await entry.runtime_data.mandates.async_request_refresh()
+    return {"status": status}
+
+
+def _mock_mandate(call: ServiceCall) -> MockMandate:
+    return MockMandate(
+        ean=call.data[ATTR_EAN],
+        status=call.data["status"],
+        reference_number=call.data.get("reference_number"),
+        energy_type=call.data.get("energy_type"),
+        data_service_type=call.data.get("data_service_type"),
+        data_period_from=_as_utc(call.data.get("data_period_from")),
+        data_period_to=_as_utc(call.data.get("data_period_to")),
+        mandate_expiration_date=_as_utc(call.data.get("mandate_expiration_date")),
+        renewal_status=call.data.get("renewal_status"),
+    )
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the integration's actions."""
-
-    async def import_history(call: ServiceCall) -> None:
-        entry = _loaded_entry(hass, call)
-        start_day: date = call.data[ATTR_FROM]
-        data = entry.runtime_data
-        for ean in _eans(entry, call):
-            mandate = data.mandates.data.by_ean.get(ean)
-            if mandate is None:
-                continue
-            start = max(
-                local_midnight(start_day), data.history.history_start(mandate, dt_util.utcnow())
-            )
-            data.history.async_start(ean, mandate, start=start)
-
-    async def clear_statistics(call: ServiceCall) -> ServiceResponse:
-        entry = _loaded_entry(hass, call)
-        eans = _eans(entry, call)
-        for ean in eans:
-            entry.runtime_data.history.async_stop(ean)
-        cleared = await entry.runtime_data.importer.async_clear(eans)
-        return {"statistic_ids": list[JsonValueType](cleared)}
-
-    async def create_mock_mandate(call: ServiceCall) -> ServiceResponse:
-        entry = _loaded_entry(hass, call)
-        if entry.data[CONF_ENVIRONMENT] == ENVIRONMENT_LIVE:
-            raise ServiceValidationError(translation_domain=DOMAIN, translation_key="sandbox_only")
-        mock = MockMandate(
-            ean=call.data[ATTR_EAN],
-            status=call.data["status"],
-            reference_number=call.data.get("reference_number"),
-            energy_type=call.data.get("energy_type"),
-            data_service_type=call.data.get("data_service_type"),
-            data_period_from=_as_utc(call.data.get("data_period_from")),
-            data_period_to=_as_utc(call.data.get("data_period_to")),
-            mandate_expiration_date=_as_utc(call.data.get("mandate_expiration_date")),
-            renewal_status=call.data.get("renewal_status"),
-        )
-        try:
-            status = await entry.runtime_data.client.create_mock_mandate(mock)
-        except FluviusError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="mock_mandate_failed",
-                translation_placeholders={"error": str(err)},
-            ) from err
-        await entry.runtime_data.mandates.async_request_refresh()
-        return {"status": status}
-
     hass.services.async_register(
-        DOMAIN, SERVICE_IMPORT_HISTORY, import_history, schema=IMPORT_HISTORY_SCHEMA
+        DOMAIN, SERVICE_IMPORT_HISTORY, _async_import_history, schema=IMPORT_HISTORY_SCHEMA
     )
     hass.services.async_register(
         DOMAIN,
         SERVICE_CLEAR_STATISTICS,
-        clear_statistics,
+        _async_clear_statistics,
         schema=CLEAR_STATISTICS_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )
     hass.services.async_register(
         DOMAIN,
         SERVICE_CREATE_MOCK_MANDATE,
-        create_mock_mandate,
+        _async_create_mock_mandate,
         schema=CREATE_MOCK_MANDATE_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )

@@ -45,60 +45,40 @@ def _sorted(slices: dict[datetime, TimeSlice]) -> tuple[TimeSlice, ...]:
     return tuple(slices[start] for start in sorted(slices))
 
 
-def merge_energy_responses(responses: Iterable[EnergyResponse]) -> EnergyResponse:
-    """Merge window responses (oldest first) into one response.
+class _HeadpointBuilder:
+    """Collects one headpoint's meters and submeters across windows."""
 
-    The headpoint's identity (type, EAN, energy type) and each meter's and
-    submeter's attributes come from the first window that has them; the fetch
-    time is the latest one seen. Windows without a headpoint contribute nothing.
-    """
-    fetch_time: datetime | None = None
-    first: Headpoint | None = None
-    headpoint_series = _SeriesBuilder()
-    meters: dict[tuple[str | None, str | None], tuple[PhysicalMeter, _SeriesBuilder]] = {}
-    subs: dict[tuple[str, str | None], tuple[SubHeadpoint, _SeriesBuilder]] = {}
-    count = 0
-    only: EnergyResponse | None = None
+    __slots__ = ("first", "meters", "series", "subs")
 
-    for response in responses:
-        count += 1
-        only = response
-        if response.fetch_time is not None and (
-            fetch_time is None or response.fetch_time > fetch_time
-        ):
-            fetch_time = response.fetch_time
-        headpoint = response.headpoint
-        if headpoint is None:
-            continue
-        if first is None:
-            first = headpoint
-        headpoint_series.add(headpoint.energy)
+    def __init__(self) -> None:
+        self.first: Headpoint | None = None
+        self.series = _SeriesBuilder()
+        self.meters: dict[tuple[str | None, str | None], tuple[PhysicalMeter, _SeriesBuilder]] = {}
+        self.subs: dict[tuple[str, str | None], tuple[SubHeadpoint, _SeriesBuilder]] = {}
+
+    def add(self, headpoint: Headpoint) -> None:
+        """Add a window's headpoint; attributes come from the first window that has them."""
+        if self.first is None:
+            self.first = headpoint
+        self.series.add(headpoint.energy)
         for meter in headpoint.physical_meters:
-            meter_key = (meter.seq_number, meter.meter_id)
-            if meter_key not in meters:
-                meters[meter_key] = (meter, _SeriesBuilder())
-            meters[meter_key][1].add(meter.energy)
+            key = (meter.seq_number, meter.meter_id)
+            self.meters.setdefault(key, (meter, _SeriesBuilder()))[1].add(meter.energy)
         for sub in headpoint.sub_headpoints:
             sub_key = (str(sub.kind), sub.ean)
-            if sub_key not in subs:
-                subs[sub_key] = (sub, _SeriesBuilder())
-            subs[sub_key][1].add(sub.energy)
+            self.subs.setdefault(sub_key, (sub, _SeriesBuilder()))[1].add(sub.energy)
 
-    if count == 1 and only is not None:
-        return only
-    if first is None:
-        return EnergyResponse(fetch_time=fetch_time, headpoint=None)
-    return EnergyResponse(
-        fetch_time=fetch_time,
-        headpoint=Headpoint(
+    def build(self, first: Headpoint) -> Headpoint:
+        """The merged headpoint, with the identity of ``first``."""
+        return Headpoint(
             type=first.type,
             ean=first.ean,
             energy_type=first.energy_type,
             physical_meters=tuple(
                 PhysicalMeter(meter.seq_number, meter.meter_id, builder.build())
-                for meter, builder in meters.values()
+                for meter, builder in self.meters.values()
             ),
-            energy=headpoint_series.build(),
+            energy=self.series.build(),
             sub_headpoints=tuple(
                 SubHeadpoint(
                     kind=sub.kind,
@@ -108,7 +88,33 @@ def merge_energy_responses(responses: Iterable[EnergyResponse]) -> EnergyRespons
                     installation_type=sub.installation_type,
                     energy=builder.build(),
                 )
-                for sub, builder in subs.values()
+                for sub, builder in self.subs.values()
             ),
-        ),
-    )
+        )
+
+
+def merge_energy_responses(responses: Iterable[EnergyResponse]) -> EnergyResponse:
+    """Merge window responses (oldest first) into one response.
+
+    The headpoint's identity (type, EAN, energy type) and each meter's and
+    submeter's attributes come from the first window that has them; the fetch
+    time is the latest one seen. Windows without a headpoint contribute nothing.
+    """
+    fetch_time: datetime | None = None
+    builder = _HeadpointBuilder()
+    count = 0
+    only: EnergyResponse | None = None
+    for response in responses:
+        count += 1
+        only = response
+        if response.fetch_time is not None and (
+            fetch_time is None or response.fetch_time > fetch_time
+        ):
+            fetch_time = response.fetch_time
+        if response.headpoint is not None:
+            builder.add(response.headpoint)
+    if count == 1 and only is not None:
+        return only
+    if builder.first is None:
+        return EnergyResponse(fetch_time=fetch_time, headpoint=None)
+    return EnergyResponse(fetch_time=fetch_time, headpoint=builder.build(builder.first))

@@ -19,7 +19,12 @@ import random
 
 import aiohttp
 
-from .exceptions import FluviusConnectionError, FluviusRateLimitError, FluviusServerError
+from .exceptions import (
+    FluviusConnectionError,
+    FluviusError,
+    FluviusRateLimitError,
+    FluviusServerError,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -131,18 +136,9 @@ class Transport:
         attempt = 0
         while True:
             try:
-                async with self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    data=data,
-                    headers=headers,
-                    timeout=self._timeout,
-                    raise_for_status=False,
-                ) as response:
-                    status = response.status
-                    body = await response.read()
-                    retry_header = response.headers.get("Retry-After")
+                result, retry_header = await self._attempt(
+                    method, url, headers=headers, params=params, data=data
+                )
             except TRANSPORT_ERRORS as err:
                 reason = type(err).__name__
                 _LOGGER.debug("%s failed: %s (attempt %d)", label, reason, attempt + 1)
@@ -153,20 +149,45 @@ class Transport:
                 await self._sleep(policy.delay(attempt))
                 attempt += 1
                 continue
-
-            _LOGGER.debug("%s -> %d (attempt %d)", label, status, attempt + 1)
-            if status not in RETRY_STATUSES:
-                return HttpResult(status, body)
+            _LOGGER.debug("%s -> %d (attempt %d)", label, result.status, attempt + 1)
+            if result.status not in RETRY_STATUSES:
+                return result
             retry_after = parse_retry_after(retry_header)
             if attempt >= policy.max_retries:
-                if status == 429:
-                    raise FluviusRateLimitError(
-                        f"{label}: rate limited (HTTP 429) after {attempt + 1} attempts",
-                        retry_after=retry_after,
-                    )
-                raise FluviusServerError(
-                    f"{label}: server error (HTTP {status}) after {attempt + 1} attempts",
-                    status=status,
-                )
+                raise _gave_up(label, result.status, attempt + 1, retry_after)
             await self._sleep(policy.delay(attempt, retry_after))
             attempt += 1
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        params: QueryParams | None,
+        data: bytes | Mapping[str, str] | None,
+    ) -> tuple[HttpResult, str | None]:
+        """One request: the answer and its Retry-After header."""
+        async with self._session.request(
+            method,
+            url,
+            params=params,
+            data=data,
+            headers=headers,
+            timeout=self._timeout,
+            raise_for_status=False,
+        ) as response:
+            body = await response.read()
+            return HttpResult(response.status, body), response.headers.get("Retry-After")
+
+
+def _gave_up(label: str, status: int, attempts: int, retry_after: float | None) -> FluviusError:
+    """The error of a request still rate limited or failing after its last retry."""
+    if status == 429:
+        return FluviusRateLimitError(
+            f"{label}: rate limited (HTTP 429) after {attempts} attempts",
+            retry_after=retry_after,
+        )
+    return FluviusServerError(
+        f"{label}: server error (HTTP {status}) after {attempts} attempts", status=status
+    )
