@@ -155,6 +155,7 @@ MANDATE_SENSORS: tuple[MandateSensorDescription, ...] = (
     MandateSensorDescription(
         key="renewal_status",
         translation_key="renewal_status",
+        entity_registry_enabled_default=False,
         device_class=SensorDeviceClass.ENUM,
         options=list(RENEWAL_STATUS_OPTIONS.values()),
         entity_category=EntityCategory.DIAGNOSTIC,
@@ -170,6 +171,7 @@ MANDATE_SENSORS: tuple[MandateSensorDescription, ...] = (
     MandateSensorDescription(
         key="data_period_start",
         translation_key="data_period_start",
+        entity_registry_enabled_default=False,
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda m: m.data_period_from,
@@ -177,6 +179,7 @@ MANDATE_SENSORS: tuple[MandateSensorDescription, ...] = (
     MandateSensorDescription(
         key="data_period_end",
         translation_key="data_period_end",
+        entity_registry_enabled_default=False,
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda m: m.data_period_to,
@@ -184,6 +187,7 @@ MANDATE_SENSORS: tuple[MandateSensorDescription, ...] = (
     MandateSensorDescription(
         key="access_granularity",
         translation_key="access_granularity",
+        entity_registry_enabled_default=False,
         device_class=SensorDeviceClass.ENUM,
         options=list(GRANULARITY_OPTIONS.values()),
         entity_category=EntityCategory.DIAGNOSTIC,
@@ -245,6 +249,7 @@ DATA_SENSORS: tuple[DataSensorDescription, ...] = (
     DataSensorDescription(
         key="newest_measurement",
         translation_key="newest_measurement",
+        entity_registry_enabled_default=False,
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda _, __, s: None if s is None else s.newest_measurement,
@@ -252,6 +257,7 @@ DATA_SENSORS: tuple[DataSensorDescription, ...] = (
     DataSensorDescription(
         key="estimated_share",
         translation_key="estimated_share",
+        entity_registry_enabled_default=False,
         native_unit_of_measurement=PERCENTAGE,
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
@@ -267,6 +273,7 @@ DATA_SENSORS: tuple[DataSensorDescription, ...] = (
     DataSensorDescription(
         key="gas_conversion_factor",
         translation_key="gas_conversion_factor",
+        entity_category=EntityCategory.DIAGNOSTIC,
         device_class=SensorDeviceClass.ENUM,
         options=["p", "d", "c"],
         gas_only=True,

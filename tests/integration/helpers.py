@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
@@ -87,3 +87,10 @@ def children_of(hass: HomeAssistant, parent: dr.DeviceEntry) -> list[dr.DeviceEn
         for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
         if device.via_device_id == parent.id
     ]
+
+
+def enable_entities(hass: HomeAssistant, unique_ids: list[str], platform: str = "sensor") -> None:
+    """Register entities as enabled before setup, as a user who enabled hidden ones has."""
+    registry = er.async_get(hass)
+    for unique_id in unique_ids:
+        registry.async_get_or_create(platform, DOMAIN, unique_id)

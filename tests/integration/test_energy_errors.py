@@ -48,7 +48,7 @@ async def _poll(
 
 def _state(hass: HomeAssistant, ean: str) -> str:
     entity_id = entity_registry.async_get(hass).async_get_entity_id(
-        "sensor", DOMAIN, f"{ean}_newest_measurement"
+        "sensor", DOMAIN, f"{ean}_history_import"
     )
     assert entity_id is not None
     state = hass.states.get(entity_id)

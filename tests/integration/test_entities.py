@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import (
     device_registry as dr,
@@ -29,7 +30,7 @@ from custom_components.fluvius.const import CONF_IMPORT_REACTIVE, DOMAIN
 from fluvius_simulator import FluviusSimulator, TruthRecord
 from fluvius_simulator.eans import parse_mock_ean
 
-from .helpers import children_of, device_of, settle
+from .helpers import children_of, device_of, enable_entities, settle
 from .stored_import import setup_after_import
 
 DM_ELECTRICITY = "541440110000000000"
@@ -43,6 +44,15 @@ NOW = datetime(2026, 3, 10, 9, 17, tzinfo=UTC)
 BRUSSELS = ZoneInfo("Europe/Brussels")
 # The correction window option's default: each poll re-reads this many local days.
 CORRECTION_DAYS = 4
+# Diagnostic sensors disabled by default; most tests read them, as a user who enabled them.
+HIDDEN_DIAGNOSTICS = (
+    "renewal_status",
+    "data_period_start",
+    "data_period_end",
+    "access_granularity",
+    "newest_measurement",
+    "estimated_share",
+)
 FINAL_STATES = {"READ", "VAL"}
 UNITS = {"kwh": "kWh", "m3": "m³", "kvarh": "kvarh"}
 DEVICE_CLASSES = {"kwh": "energy", "m3": "gas", "kvarh": "reactive_energy"}
@@ -165,6 +175,37 @@ def estimated_share(sim: FluviusSimulator, ean: str, *, fine: bool = True) -> fl
     return round(100 * sum(1 for s in states if s not in FINAL_STATES) / len(states), 1)
 
 
+@pytest.fixture
+def enabled_diagnostics(hass: HomeAssistant) -> None:
+    """Register the hidden diagnostic sensors of this module's EANs as enabled (a user's choice)."""
+    eans = (DM_ELECTRICITY, DM_GAS, AMR_OFFTAKE, AMR_INJECTION_PV, DM_DAILY, DM_OFFTAKE)
+    enable_entities(
+        hass,
+        [f"{ean}_{key}" for ean in (*eans, "541440010000000003") for key in HIDDEN_DIAGNOSTICS],
+    )
+
+
+async def test_diagnostic_sensors_most_users_skip_are_disabled(
+    hass: HomeAssistant, simulator: FluviusSimulator, hass_storage: dict[str, Any]
+) -> None:
+    simulator.add_mandate(DM_GAS)
+    await setup_after_import(hass, simulator, hass_storage, [DM_GAS])
+    registry = er.async_get(hass)
+    for key in HIDDEN_DIAGNOSTICS:
+        registered = registry.async_get(entity_id(hass, f"{DM_GAS}_{key}"))
+        assert registered is not None
+        assert registered.disabled_by is er.RegistryEntryDisabler.INTEGRATION, key
+        assert registered.entity_category is EntityCategory.DIAGNOSTIC, key
+    shown = registry.async_get(entity_id(hass, f"{DM_GAS}_mandate_status"))
+    assert shown is not None
+    assert shown.disabled_by is None
+    gcf = registry.async_get(entity_id(hass, f"{DM_GAS}_gas_conversion_factor"))
+    assert gcf is not None
+    assert gcf.disabled_by is None
+    assert gcf.entity_category is EntityCategory.DIAGNOSTIC
+
+
+@pytest.mark.usefixtures("enabled_diagnostics")
 async def test_digital_electricity_quarter_hour(
     hass: HomeAssistant, simulator: FluviusSimulator, hass_storage: dict[str, Any]
 ) -> None:
@@ -214,6 +255,7 @@ async def test_digital_electricity_quarter_hour(
     )
 
 
+@pytest.mark.usefixtures("enabled_diagnostics")
 async def test_digital_gas_hourly(
     hass: HomeAssistant, simulator: FluviusSimulator, hass_storage: dict[str, Any]
 ) -> None:
@@ -300,6 +342,7 @@ async def test_amr_reactive_needs_the_option(
     assert not any(uid.endswith("_kvarh") for uid in value_unique_ids(hass, entry))
 
 
+@pytest.mark.usefixtures("enabled_diagnostics")
 async def test_amr_submeters_are_child_devices(
     hass: HomeAssistant, simulator: FluviusSimulator, hass_storage: dict[str, Any]
 ) -> None:
@@ -341,6 +384,7 @@ async def test_amr_submeters_are_child_devices(
     )
 
 
+@pytest.mark.usefixtures("enabled_diagnostics")
 async def test_daily_only_ean(
     hass: HomeAssistant, simulator: FluviusSimulator, hass_storage: dict[str, Any]
 ) -> None:
@@ -365,6 +409,7 @@ async def test_daily_only_ean(
     assert issues.async_get_issue(DOMAIN, f"no_quarter_hour_{entry.entry_id}_{DM_DAILY}")
 
 
+@pytest.mark.usefixtures("enabled_diagnostics")
 async def test_mandate_diagnostics_and_attention(
     hass: HomeAssistant,
     simulator: FluviusSimulator,

@@ -27,7 +27,7 @@ from custom_components.fluvius.const import (
 )
 from fluvius_simulator import FluviusSimulator
 
-from .helpers import device_of, history_requests, local_midnight, settle
+from .helpers import device_of, enable_entities, history_requests, local_midnight, settle
 from .stored_import import setup_after_import
 
 DM_ELECTRICITY = "541440110000000000"
@@ -192,6 +192,7 @@ async def test_create_mock_mandate_with_every_field(
     hass: HomeAssistant, simulator: FluviusSimulator, hass_storage: dict[str, Any]
 ) -> None:
     simulator.add_mandate(DM_ELECTRICITY)
+    enable_entities(hass, [f"{DM_DAILY}_renewal_status", f"{DM_DAILY}_data_period_end"])
     entry = await setup_after_import(hass, simulator, hass_storage, [DM_ELECTRICITY])
     result = await call(
         hass,
