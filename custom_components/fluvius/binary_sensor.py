@@ -9,7 +9,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .api import Mandate, MandateStatus, RenewalStatus
 from .compat import BinarySensorDeviceClass
 from .coordinator import FluviusMandatesCoordinator
-from .entity import FluviusEntity, main_device
+from .entity import FluviusMandateEntity, main_device
 from .meters import MeterKind
 from .runtime import FluviusConfigEntry
 
@@ -25,7 +25,7 @@ def needs_attention(mandate: Mandate) -> bool:
     return mandate.renewal_status in ATTENTION_RENEWAL or mandate.status == MandateStatus.REJECTED
 
 
-class FluviusMandateAttentionSensor(FluviusEntity[FluviusMandatesCoordinator], BinarySensorEntity):
+class FluviusMandateAttentionSensor(FluviusMandateEntity, BinarySensorEntity):
     """On when the EAN's mandate must be renewed or has ended."""
 
     _attr_device_class = BinarySensorDeviceClass.PROBLEM
@@ -39,20 +39,15 @@ class FluviusMandateAttentionSensor(FluviusEntity[FluviusMandatesCoordinator], B
         super().__init__(coordinator, ean, device, "mandate_attention")
 
     @property
-    def available(self) -> bool:
-        """Available while the EAN has a mandate."""
-        return super().available and self.ean in self.coordinator.data.by_ean
-
-    @property
     def is_on(self) -> bool | None:
         """Whether the mandate needs attention."""
-        mandate = self.coordinator.data.by_ean.get(self.ean)
+        mandate = self.mandate
         return None if mandate is None else needs_attention(mandate)
 
     @property
     def extra_state_attributes(self) -> dict[str, str | None]:
         """The raw statuses behind the state."""
-        mandate = self.coordinator.data.by_ean.get(self.ean)
+        mandate = self.mandate
         if mandate is None:
             return {}
         return {

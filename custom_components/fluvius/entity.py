@@ -9,6 +9,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpda
 
 from .api import EnergyType, Mandate, SubHeadpoint, SubHeadpointKind
 from .const import DOMAIN
+from .coordinator import FluviusMandatesCoordinator
 from .devices import async_link_to_parent
 from .meters import MeterKind, meter_model
 
@@ -80,3 +81,17 @@ class FluviusEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity[
             async_link_to_parent(
                 self.hass, self.platform.config_entry.entry_id, self.device_entry.id, self.ean
             )
+
+
+class FluviusMandateEntity(FluviusEntity[FluviusMandatesCoordinator]):
+    """An entity about an EAN's mandate: available while the EAN has one."""
+
+    @property
+    def available(self) -> bool:
+        """Available while the EAN has a mandate."""
+        return super().available and self.ean in self.coordinator.data.by_ean
+
+    @property
+    def mandate(self) -> Mandate | None:
+        """The EAN's current mandate."""
+        return self.coordinator.data.by_ean.get(self.ean)

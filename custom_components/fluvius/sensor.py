@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, NamedTuple
 
 from homeassistant.components.sensor import (
@@ -24,11 +23,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .api import DataServiceType, EnergyType, Mandate, MandateStatus, RenewalStatus
-from .coordinator import FluviusMandatesCoordinator
-from .entity import FluviusEntity, main_device, submeter_device
-from .meters import MeterKind
+from .entity import FluviusEntity, FluviusMandateEntity, main_device, submeter_device
 from .peak import LOW_VOLTAGE_MINIMUM_KW, MonthlyPeak, rolling_average
-from .peak_tracker import PeakTracker
 from .polling import FluviusEnergyCoordinator
 from .runtime import FluviusConfigEntry, FluviusRuntimeData
 from .series import SeriesKey
@@ -119,11 +115,46 @@ class FluviusValueSensor(FluviusEntity[FluviusEnergyCoordinator], SensorEntity):
         return attributes
 
 
-@dataclass(frozen=True, kw_only=True)
-class MandateSensorDescription(SensorEntityDescription):
-    """A diagnostic sensor computed from the EAN's mandate."""
+@dataclass(frozen=True, slots=True)
+class EanView:
+    """Everything a described sensor of one EAN may show, gathered in one place."""
 
-    value_fn: Callable[[Mandate], str | datetime | None]
+    mandate: Mandate | None
+    snapshot: EanSnapshot | None
+    progress: float | None
+    peaks: Mapping[MonthKey, MonthlyPeak]
+    month: MonthKey
+
+
+def ean_view(data: FluviusRuntimeData, ean: str) -> EanView:
+    """The EAN's view now: current mandate, last poll, import progress, peaks, month."""
+    snapshots = data.energy.data or {}
+    return EanView(
+        mandate=data.mandates.data.by_ean.get(ean) if data.mandates.data else None,
+        snapshot=snapshots.get(ean),
+        progress=data.importer.states.progress(ean),
+        peaks=data.peaks.peaks(ean),
+        month=local_month(dt_util.utcnow()),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class FluviusSensorDescription(SensorEntityDescription):
+    """A sensor of an EAN computed from its view: mandate, data or peak facts."""
+
+    value_fn: Callable[[EanView], Any]
+    attributes_fn: Callable[[EanView], dict[str, Any]] | None = None
+    gas_only: bool = False
+
+
+def _of_mandate(fn: Callable[[Mandate], Any]) -> Callable[[EanView], Any]:
+    """A mandate fact; None while the EAN has no mandate."""
+    return lambda view: None if view.mandate is None else fn(view.mandate)
+
+
+def _of_snapshot(fn: Callable[[EanSnapshot], Any]) -> Callable[[EanView], Any]:
+    """A fact of the last polls; None before the first one."""
+    return lambda view: None if view.snapshot is None else fn(view.snapshot)
 
 
 MANDATE_STATUS_OPTIONS: dict[object, str] = {
@@ -143,99 +174,94 @@ GRANULARITY_OPTIONS: dict[object, str] = {
     DataServiceType.QUARTER_HOURLY: "quarter_hourly",
 }
 
-MANDATE_SENSORS: tuple[MandateSensorDescription, ...] = (
-    MandateSensorDescription(
+MANDATE_SENSORS: tuple[FluviusSensorDescription, ...] = (
+    FluviusSensorDescription(
         key="mandate_status",
         translation_key="mandate_status",
         device_class=SensorDeviceClass.ENUM,
         options=list(MANDATE_STATUS_OPTIONS.values()),
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda m: MANDATE_STATUS_OPTIONS.get(m.status),
+        value_fn=_of_mandate(lambda m: MANDATE_STATUS_OPTIONS.get(m.status)),
     ),
-    MandateSensorDescription(
+    FluviusSensorDescription(
         key="renewal_status",
         translation_key="renewal_status",
         entity_registry_enabled_default=False,
         device_class=SensorDeviceClass.ENUM,
         options=list(RENEWAL_STATUS_OPTIONS.values()),
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda m: RENEWAL_STATUS_OPTIONS.get(m.renewal_status),
+        value_fn=_of_mandate(lambda m: RENEWAL_STATUS_OPTIONS.get(m.renewal_status)),
     ),
-    MandateSensorDescription(
+    FluviusSensorDescription(
         key="mandate_expiration",
         translation_key="mandate_expiration",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda m: m.mandate_expiration_date,
+        value_fn=_of_mandate(lambda m: m.mandate_expiration_date),
     ),
-    MandateSensorDescription(
+    FluviusSensorDescription(
         key="data_period_start",
         translation_key="data_period_start",
         entity_registry_enabled_default=False,
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda m: m.data_period_from,
+        value_fn=_of_mandate(lambda m: m.data_period_from),
     ),
-    MandateSensorDescription(
+    FluviusSensorDescription(
         key="data_period_end",
         translation_key="data_period_end",
         entity_registry_enabled_default=False,
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda m: m.data_period_to,
+        value_fn=_of_mandate(lambda m: m.data_period_to),
     ),
-    MandateSensorDescription(
+    FluviusSensorDescription(
         key="access_granularity",
         translation_key="access_granularity",
         entity_registry_enabled_default=False,
         device_class=SensorDeviceClass.ENUM,
         options=list(GRANULARITY_OPTIONS.values()),
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda m: GRANULARITY_OPTIONS.get(m.data_service_type),
+        value_fn=_of_mandate(lambda m: GRANULARITY_OPTIONS.get(m.data_service_type)),
     ),
 )
 
 
-class FluviusMandateSensor(FluviusEntity[FluviusMandatesCoordinator], SensorEntity):
+class _DescribedSensor(SensorEntity):
+    """Value and attributes from the description's functions of the EAN's view."""
+
+    entity_description: FluviusSensorDescription
+    ean: str
+    _data: FluviusRuntimeData
+
+    @property
+    def native_value(self) -> Any:
+        """The description's value of the EAN's view."""
+        return self.entity_description.value_fn(ean_view(self._data, self.ean))
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """The description's attributes, if it has any."""
+        attributes_fn = self.entity_description.attributes_fn
+        return None if attributes_fn is None else attributes_fn(ean_view(self._data, self.ean))
+
+
+class FluviusMandateSensor(FluviusMandateEntity, _DescribedSensor):
     """Mandate facts of one EAN (status, renewal, expiry, data period, granularity)."""
 
-    entity_description: MandateSensorDescription
-
     def __init__(
-        self,
-        coordinator: FluviusMandatesCoordinator,
-        ean: str,
-        description: MandateSensorDescription,
-        kind: MeterKind | None,
+        self, data: FluviusRuntimeData, ean: str, description: FluviusSensorDescription
     ) -> None:
         """Bind the description to the EAN's device."""
-        device = main_device(ean, coordinator.data.by_ean[ean], kind)
-        super().__init__(coordinator, ean, device, description.key)
+        device = main_device(
+            ean, data.mandates.data.by_ean[ean], data.importer.states.meter_kind(ean)
+        )
+        super().__init__(data.mandates, ean, device, description.key)
         self.entity_description = description
-
-    @property
-    def available(self) -> bool:
-        """Available while the EAN has a mandate."""
-        return super().available and self.ean in self.coordinator.data.by_ean
-
-    @property
-    def native_value(self) -> str | datetime | None:
-        """Computed from the current mandate."""
-        mandate = self.coordinator.data.by_ean.get(self.ean)
-        return None if mandate is None else self.entity_description.value_fn(mandate)
+        self._data = data
 
 
-@dataclass(frozen=True, kw_only=True)
-class DataSensorDescription(SensorEntityDescription):
-    """A sensor about the data of an EAN (freshness, quality, import progress)."""
-
-    value_fn: Callable[[FluviusEnergyCoordinator, str, EanSnapshot | None], Any]
-    gas_only: bool = False
-
-
-def _gcf(_: FluviusEnergyCoordinator, __: str, snapshot: EanSnapshot | None) -> str | None:
-    if snapshot is None:
-        return None
+def _gcf(snapshot: EanSnapshot) -> str | None:
     factors = [
         v for v in snapshot.last_interval.values() if v.gas_conversion_factor is not None
     ] or [v for v in snapshot.last_day.values() if v.gas_conversion_factor is not None]
@@ -245,70 +271,63 @@ def _gcf(_: FluviusEnergyCoordinator, __: str, snapshot: EanSnapshot | None) -> 
     return str(newest.gas_conversion_factor).casefold()
 
 
-DATA_SENSORS: tuple[DataSensorDescription, ...] = (
-    DataSensorDescription(
+DATA_SENSORS: tuple[FluviusSensorDescription, ...] = (
+    FluviusSensorDescription(
         key="newest_measurement",
         translation_key="newest_measurement",
         entity_registry_enabled_default=False,
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda _, __, s: None if s is None else s.newest_measurement,
+        value_fn=_of_snapshot(lambda s: s.newest_measurement),
     ),
-    DataSensorDescription(
+    FluviusSensorDescription(
         key="estimated_share",
         translation_key="estimated_share",
         entity_registry_enabled_default=False,
         native_unit_of_measurement=PERCENTAGE,
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda _, __, s: None if s is None else s.estimated_share,
+        value_fn=_of_snapshot(lambda s: s.estimated_share),
     ),
-    DataSensorDescription(
+    FluviusSensorDescription(
         key="history_import",
         translation_key="history_import",
         native_unit_of_measurement=PERCENTAGE,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda c, ean, _: c.importer.states.progress(ean),
+        value_fn=lambda view: view.progress,
     ),
-    DataSensorDescription(
+    FluviusSensorDescription(
         key="gas_conversion_factor",
         translation_key="gas_conversion_factor",
         entity_category=EntityCategory.DIAGNOSTIC,
         device_class=SensorDeviceClass.ENUM,
         options=["p", "d", "c"],
         gas_only=True,
-        value_fn=_gcf,
+        value_fn=_of_snapshot(_gcf),
     ),
 )
 
 
-class FluviusDataSensor(FluviusEntity[FluviusEnergyCoordinator], SensorEntity):
+class FluviusDataSensor(FluviusEntity[FluviusEnergyCoordinator], _DescribedSensor):
     """Freshness, quality and import progress of one EAN's data."""
-
-    entity_description: DataSensorDescription
 
     def __init__(
         self,
-        coordinator: FluviusEnergyCoordinator,
+        data: FluviusRuntimeData,
         ean: str,
         mandate: Mandate,
-        description: DataSensorDescription,
+        description: FluviusSensorDescription,
     ) -> None:
         """Bind the description to the EAN's device."""
-        device = main_device(ean, mandate, coordinator.importer.states.meter_kind(ean))
-        super().__init__(coordinator, ean, device, description.key)
+        device = main_device(ean, mandate, data.importer.states.meter_kind(ean))
+        super().__init__(data.energy, ean, device, description.key)
         self.entity_description = description
+        self._data = data
 
     @property
     def available(self) -> bool:
         """Unavailable while the API refuses this EAN or its polls keep failing."""
         return super().available and self.coordinator.is_available(self.ean)
-
-    @property
-    def native_value(self) -> Any:
-        """Computed from the last poll (or the importer's state)."""
-        snapshot = self.coordinator.data.get(self.ean) if self.coordinator.data else None
-        return self.entity_description.value_fn(self.coordinator, self.ean, snapshot)
 
 
 class PeakState(NamedTuple):
@@ -352,83 +371,61 @@ def _rolling_state(
     )
 
 
-@dataclass(frozen=True, kw_only=True)
-class PeakSensorDescription(SensorEntityDescription):
-    """A capacity-tariff sensor computed from the EAN's monthly peaks."""
+def _peak_description(
+    key: str, state_fn: Callable[[Mapping[MonthKey, MonthlyPeak], MonthKey], PeakState]
+) -> FluviusSensorDescription:
+    """A capacity-tariff sensor: value and attributes from one peak state of the view."""
+    return FluviusSensorDescription(
+        key=key,
+        translation_key=key,
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.KILO_WATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=lambda view: state_fn(view.peaks, view.month).value,
+        attributes_fn=lambda view: state_fn(view.peaks, view.month).attributes,
+    )
 
-    device_class: SensorDeviceClass = SensorDeviceClass.POWER
-    native_unit_of_measurement: str = UnitOfPower.KILO_WATT
-    state_class: SensorStateClass = SensorStateClass.MEASUREMENT
-    suggested_display_precision: int = 2
-    value_fn: Callable[[Mapping[MonthKey, MonthlyPeak], MonthKey], PeakState]
 
-
-PEAK_SENSORS: tuple[PeakSensorDescription, ...] = (
-    PeakSensorDescription(
-        key="current_month_peak",
-        translation_key="current_month_peak",
-        value_fn=_month_state,
+PEAK_SENSORS: tuple[FluviusSensorDescription, ...] = (
+    _peak_description("current_month_peak", _month_state),
+    _peak_description(
+        "previous_month_peak", lambda peaks, current: _month_state(peaks, shift_month(current, -1))
     ),
-    PeakSensorDescription(
-        key="previous_month_peak",
-        translation_key="previous_month_peak",
-        value_fn=lambda peaks, current: _month_state(peaks, shift_month(current, -1)),
+    _peak_description(
+        "rolling_average_peak", lambda peaks, current: _rolling_state(peaks, current, None)
     ),
-    PeakSensorDescription(
-        key="rolling_average_peak",
-        translation_key="rolling_average_peak",
-        value_fn=lambda peaks, current: _rolling_state(peaks, current, None),
-    ),
-    PeakSensorDescription(
-        key="rolling_average_peak_minimum",
-        translation_key="rolling_average_peak_minimum",
-        value_fn=lambda peaks, current: _rolling_state(peaks, current, LOW_VOLTAGE_MINIMUM_KW),
+    _peak_description(
+        "rolling_average_peak_minimum",
+        lambda peaks, current: _rolling_state(peaks, current, LOW_VOLTAGE_MINIMUM_KW),
     ),
 )
 
 
-class FluviusPeakSensor(FluviusEntity[FluviusEnergyCoordinator], SensorEntity):
+class FluviusPeakSensor(FluviusEntity[FluviusEnergyCoordinator], _DescribedSensor):
     """Monthly peak power and its 12-month average, from the stored quarter-hours.
 
     Peaks rest on data already stored, so a failed poll of the whole account
     leaves them be; an EAN that is refused or keeps failing hides them too.
     """
 
-    entity_description: PeakSensorDescription
-
     def __init__(
         self,
-        coordinator: FluviusEnergyCoordinator,
-        peaks: PeakTracker,
+        data: FluviusRuntimeData,
         ean: str,
         mandate: Mandate,
-        description: PeakSensorDescription,
+        description: FluviusSensorDescription,
     ) -> None:
-        """Bind the description to the EAN's device and its peaks."""
-        device = main_device(ean, mandate, coordinator.importer.states.meter_kind(ean))
-        super().__init__(coordinator, ean, device, description.key)
+        """Bind the description to the EAN's device."""
+        device = main_device(ean, mandate, data.importer.states.meter_kind(ean))
+        super().__init__(data.energy, ean, device, description.key)
         self.entity_description = description
-        self._peaks = peaks
-
-    @property
-    def _state(self) -> PeakState:
-        peaks = self._peaks.peaks(self.ean)
-        return self.entity_description.value_fn(peaks, local_month(dt_util.utcnow()))
+        self._data = data
 
     @property
     def available(self) -> bool:
         """Available while quarter-hours of the EAN are kept and the EAN is."""
-        return self.ean in self._peaks.eans and self.coordinator.is_available(self.ean)
-
-    @property
-    def native_value(self) -> float | None:
-        """The peak (or average) in kW."""
-        return self._state.value
-
-    @property
-    def extra_state_attributes(self) -> dict[str, Any]:
-        """The month and quarter-hour of the peak, or the months averaged."""
-        return self._state.attributes
+        return self.ean in self._data.peaks.eans and self.coordinator.is_available(self.ean)
 
 
 async def async_setup_entry(
@@ -466,16 +463,15 @@ def _new_entities(
     new: list[SensorEntity] = []
     if "ean" not in added:
         added.add("ean")
-        kind = data.importer.states.meter_kind(ean)
-        new += [FluviusMandateSensor(data.mandates, ean, d, kind) for d in MANDATE_SENSORS]
+        new += [FluviusMandateSensor(data, ean, d) for d in MANDATE_SENSORS]
         new += [
-            FluviusDataSensor(data.energy, ean, mandate, d)
+            FluviusDataSensor(data, ean, mandate, d)
             for d in DATA_SENSORS
             if not d.gas_only or mandate.energy_type == EnergyType.GAS
         ]
     if "peaks" not in added and ean in data.peaks.eans:
         added.add("peaks")
-        new += [FluviusPeakSensor(data.energy, data.peaks, ean, mandate, d) for d in PEAK_SENSORS]
+        new += [FluviusPeakSensor(data, ean, mandate, d) for d in PEAK_SENSORS]
     snapshot = data.energy.data.get(ean) if data.energy.data else None
     if snapshot is not None:
         for period, values in (
