@@ -22,12 +22,21 @@ LAYERS: tuple[frozenset[str], ...] = (
             "limiter",
         }
     ),
-    frozenset({"const", "compat", "devices", "repairs", "entry_client"}),
+    frozenset({"const", "compat", "devices", "repairs", "entry_client", "naming"}),
     frozenset({"statistics", "import_state", "peak_tracker", "refusals", "ownership", "importer"}),
     frozenset({"coordinator", "polling", "history"}),
     frozenset({"runtime"}),
     frozenset(
-        {"entity", "sensor", "binary_sensor", "diagnostics", "services", "config_flow", "__init__"}
+        {
+            "entity",
+            "sensor",
+            "binary_sensor",
+            "diagnostics",
+            "services",
+            "config_flow",
+            "options_flow",
+            "__init__",
+        }
     ),
 )
 

@@ -28,6 +28,7 @@ from custom_components.fluvius.api.decoder import parse_energy
 from custom_components.fluvius.binary_sensor import FluviusMandateAttentionSensor
 from custom_components.fluvius.entity import main_device, submeter_device
 from custom_components.fluvius.meters import MeterKind
+from custom_components.fluvius.naming import Site
 from custom_components.fluvius.sensor import (
     DATA_SENSORS,
     MANDATE_SENSORS,
@@ -90,7 +91,7 @@ def submeter(kind: SubHeadpointKind | str) -> SubHeadpoint:
 def device_keys() -> dict[str, dict[str, str]]:
     """Translation key -> placeholders of every device the entities can name."""
     infos = [
-        main_device(EAN, mandate(energy), kind)
+        main_device(Site(EAN, None, energy == EnergyType.GAS, "…000000"), mandate(energy), kind)
         for energy, kind in product(ENERGY_TYPES, (*MeterKind, None))
     ]
     infos += [
@@ -135,11 +136,11 @@ def test_every_device_name_exists_with_its_placeholders(language: str) -> None:
 
 def test_english_device_names_stay() -> None:
     names = {key: value["name"] for key, value in STRINGS["device"].items()}
-    assert names["electricity"] == "Electricity {ean}"
-    assert names["gas"] == "Gas {ean}"
-    assert names["production_submeter"] == "Production submeter {ean}"
-    assert names["auxiliary_submeter"] == "Auxiliary submeter {ean}"
-    assert names["offtake_submeter"] == "Offtake submeter {ean}"
+    assert names["electricity"] == "Electricity {short_ean}"
+    assert names["gas"] == "Gas {short_ean}"
+    assert names["production_submeter"] == "Production submeter {short_ean}"
+    assert names["auxiliary_submeter"] == "Auxiliary submeter {short_ean}"
+    assert names["offtake_submeter"] == "Offtake submeter {short_ean}"
 
 
 def test_languages_have_the_same_keys() -> None:

@@ -17,6 +17,7 @@ from .history import HistoryImport
 from .import_state import ImportStates, import_state_store
 from .importer import StatisticsImporter
 from .limiter import RequestLimiter
+from .naming import SiteNames, site_names
 from .ownership import async_release_entry
 from .peak_tracker import PeakTracker, peak_storage
 from .polling import FluviusEnergyCoordinator
@@ -83,22 +84,34 @@ async def _async_build_runtime(
     await peaks.async_load()
     states = ImportStates(hass, entry.entry_id)
     await states.async_load()
-    importer = StatisticsImporter(hass, entry, states, peaks)
+    mandates = FluviusMandatesCoordinator(hass, entry, client)
+    sites = SiteNames(lambda: entry.options, mandates.mandate, mandates.eans)
+    importer = StatisticsImporter(hass, entry, states, peaks, sites)
     per_hour = int(entry.options.get(CONF_REQUEST_BUDGET, DEFAULT_REQUEST_BUDGET))
     limiter = RequestLimiter(per_hour, hass.loop.time, MAX_CONCURRENT_REQUESTS)
     refusals = RefusedRequests(hass, entry)
-    mandates = FluviusMandatesCoordinator(hass, entry, client)
     energy = FluviusEnergyCoordinator(
         hass, entry, client, mandates, importer, limiter=limiter, refusals=refusals
     )
     history = HistoryImport(hass, entry, client, importer, limiter=limiter, refusals=refusals)
-    return FluviusRuntimeData(client, mandates, energy, importer, history, limiter, peaks)
+    return FluviusRuntimeData(
+        client, mandates, energy, importer, history, limiter, peaks, site_names(entry.options)
+    )
 
 
 async def _async_options_updated(hass: HomeAssistant, entry: FluviusConfigEntry) -> None:
-    """Options apply without a reload; the request budget is the one kept in memory."""
+    """Options apply without a reload, except site names, which name the devices.
+
+    The request budget is the one option kept in memory. Devices take their names
+    from the entities' device info when they are added: a reload renames them, and
+    the set-up that follows renames the statistics.
+    """
+    data = entry.runtime_data
+    if site_names(entry.options) != data.site_names:
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+        return
     per_hour = int(entry.options.get(CONF_REQUEST_BUDGET, DEFAULT_REQUEST_BUDGET))
-    entry.runtime_data.limiter.budget.set_rate(per_hour)
+    data.limiter.budget.set_rate(per_hour)
 
 
 async def _async_apply_mandates(hass: HomeAssistant, entry: FluviusConfigEntry) -> None:
@@ -118,6 +131,7 @@ async def _async_apply_mandates(hass: HomeAssistant, entry: FluviusConfigEntry) 
     )
     async_update_data_period_cuts(hass, entry, by_ean, cuts)
     _async_remove_stale_devices(hass, entry, set(by_ean))
+    await data.importer.async_sync_names(by_ean)
 
 
 @callback

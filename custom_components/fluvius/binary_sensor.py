@@ -11,6 +11,7 @@ from .compat import BinarySensorDeviceClass
 from .coordinator import FluviusMandatesCoordinator
 from .entity import FluviusMandateEntity, main_device
 from .meters import MeterKind
+from .naming import Site
 from .runtime import FluviusConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -32,11 +33,11 @@ class FluviusMandateAttentionSensor(FluviusMandateEntity, BinarySensorEntity):
     _attr_translation_key = "mandate_attention"
 
     def __init__(
-        self, coordinator: FluviusMandatesCoordinator, ean: str, kind: MeterKind | None
+        self, coordinator: FluviusMandatesCoordinator, site: Site, kind: MeterKind | None
     ) -> None:
         """One per EAN."""
-        device = main_device(ean, coordinator.data.by_ean[ean], kind)
-        super().__init__(coordinator, ean, device, "mandate_attention")
+        device = main_device(site, coordinator.data.by_ean[site.ean], kind)
+        super().__init__(coordinator, site.ean, device, "mandate_attention")
 
     @property
     def is_on(self) -> bool | None:
@@ -65,7 +66,7 @@ async def async_setup_entry(
 ) -> None:
     """One binary sensor per EAN, new EANs added as mandates appear."""
     mandates = entry.runtime_data.mandates
-    states = entry.runtime_data.importer.states
+    importer = entry.runtime_data.importer
     known: set[str] = set()
 
     @callback
@@ -76,7 +77,10 @@ async def async_setup_entry(
         known.update(new)
         if new:
             async_add_entities(
-                FluviusMandateAttentionSensor(mandates, ean, states.meter_kind(ean)) for ean in new
+                FluviusMandateAttentionSensor(
+                    mandates, importer.sites.site(ean), importer.states.meter_kind(ean)
+                )
+                for ean in new
             )
 
     _add_new()

@@ -39,6 +39,8 @@ MIN_REQUEST_BUDGET: Final = 60
 MAX_REQUEST_BUDGET: Final = 3600
 MIN_CORRECTION_DAYS: Final = 4
 MAX_CORRECTION_DAYS: Final = 31
+# A name per main EAN ("Town hall"), EAN -> name: devices and statistics are named by it.
+CONF_SITE_NAMES: Final = "site_names"
 
 # Polling: data arrives once a day, 1 to 72 hours late; mandates change rarely.
 # Every EAN is polled once per interval, at its own minute; the coordinator ticks in between.

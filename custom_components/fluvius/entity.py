@@ -7,11 +7,12 @@ from typing import Any
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
 
-from .api import EnergyType, Mandate, SubHeadpoint, SubHeadpointKind
+from .api import Mandate, SubHeadpoint, SubHeadpointKind
 from .const import DOMAIN
 from .coordinator import FluviusMandatesCoordinator
 from .devices import async_link_to_parent
 from .meters import MeterKind, meter_model
+from .naming import Site, short_ean
 
 MANUFACTURER = "Fluvius"
 
@@ -25,17 +26,23 @@ SUBMETER_KEY = "submeter"
 DEVICE_KEYS = frozenset({"electricity", "gas", SUBMETER_KEY, *SUBMETER_KEYS.values()})
 
 
-def main_device(ean: str, mandate: Mandate, kind: MeterKind | None) -> DeviceInfo:
-    """The device of a main EAN, named by energy type and EAN (``device`` translations)."""
-    gas = mandate.energy_type == EnergyType.GAS
-    return DeviceInfo(
-        identifiers={(DOMAIN, ean)},
-        translation_key="gas" if gas else "electricity",
-        translation_placeholders={"ean": ean},
+def main_device(site: Site, mandate: Mandate, kind: MeterKind | None) -> DeviceInfo:
+    """The device of a main EAN, named after its site, or by kind and last digits.
+
+    The default name comes from the ``device`` translations, e.g. "Electricity …123456".
+    """
+    device = DeviceInfo(
+        identifiers={(DOMAIN, site.ean)},
         manufacturer=MANUFACTURER,
         model=meter_model(kind, mandate.energy_type),
-        serial_number=ean,
+        serial_number=site.ean,
     )
+    if site.name:
+        device["name"] = site.name
+    else:
+        device["translation_key"] = "gas" if site.gas else "electricity"
+        device["translation_placeholders"] = {"short_ean": site.short}
+    return device
 
 
 def submeter_device(ean: str, sub: SubHeadpoint) -> DeviceInfo:
@@ -46,7 +53,7 @@ def submeter_device(ean: str, sub: SubHeadpoint) -> DeviceInfo:
     return DeviceInfo(
         identifiers={(DOMAIN, sub_ean)},
         translation_key=SUBMETER_KEYS.get(sub.kind, SUBMETER_KEY),
-        translation_placeholders={"ean": sub_ean},
+        translation_placeholders={"short_ean": short_ean(sub_ean)},
         manufacturer=MANUFACTURER,
         model=f"{kind} submeter{installation}",
         serial_number=sub_ean,

@@ -118,6 +118,11 @@ class ImportStates:
         state = self.by_ean.get(ean)
         return None if state is None else state.progress
 
+    def statistic_ids(self, ean: str) -> set[str]:
+        """The statistic ids written for the EAN (its submeters' included)."""
+        state = self.by_ean.get(ean)
+        return set(state.statistic_ids or ()) if state is not None else set()
+
     def meter_kind(self, ean: str) -> MeterKind | None:
         """The persisted kind of the EAN's meter; None before its first energy answer."""
         state = self.by_ean.get(ean)

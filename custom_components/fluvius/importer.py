@@ -20,6 +20,7 @@ from .const import CONF_IMPORT_REACTIVE, LOGGER
 from .devices import async_update_meter_model
 from .import_state import EanImportState, ImportStates
 from .meters import observed_kind
+from .naming import SiteNames
 from .peak_tracker import PeakTracker
 from .repairs import async_clear_data_period_cut
 from .series import SeriesKey
@@ -30,13 +31,19 @@ class StatisticsImporter:
     """Owns the statistics, peaks and import states of one config entry."""
 
     def __init__(
-        self, hass: HomeAssistant, entry: ConfigEntry, states: ImportStates, peaks: PeakTracker
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        states: ImportStates,
+        peaks: PeakTracker,
+        sites: SiteNames,
     ) -> None:
-        """``states`` and ``peaks`` come loaded."""
+        """``states`` and ``peaks`` come loaded; ``sites`` names what is written."""
         self._hass = hass
         self._entry = entry
         self.states = states
         self.peaks = peaks
+        self.sites = sites
         self.writer = StatisticsWriter(hass)
         self._listeners: list[Callable[[], None]] = []
 
@@ -106,7 +113,7 @@ class StatisticsImporter:
         """Update peaks and write aggregated rows."""
         if await self.peaks.async_add(ean, data.quarter_hours.get(SeriesKey.power(ean), {})):
             self.async_notify()
-        await self.writer.async_write(data)
+        await self.writer.async_write(data, self.sites.site(ean))
         ids = {key.statistic_id for key in (*data.energy, *data.power)}
         state = self.states.ensure(ean)
         if ids - (state.statistic_ids or set()):
@@ -114,6 +121,15 @@ class StatisticsImporter:
             # (An id lost to a crash comes back with the statistic's next write.)
             self.states.async_schedule_save()
         return data
+
+    async def async_sync_names(self, eans: Iterable[str]) -> None:
+        """Rename the stored statistics of the EANs after their sites (ids stay)."""
+        for ean in sorted(eans):
+            ids = self.states.statistic_ids(ean)
+            if ids:
+                renamed = await self.writer.async_rename(self.sites.site(ean), ids)
+                if renamed:
+                    LOGGER.debug("Renamed %d statistics of EAN %s", len(renamed), ean)
 
     # Purge and clear ------------------------------------------------------------
 

@@ -26,6 +26,8 @@ class FluviusRuntimeData:
     history: HistoryImport
     limiter: RequestLimiter
     peaks: PeakTracker
+    # The site names the devices were set up with; a change reloads the entry.
+    site_names: dict[str, str]
 
 
 type FluviusConfigEntry = ConfigEntry[FluviusRuntimeData]

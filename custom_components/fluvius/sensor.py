@@ -59,7 +59,8 @@ class FluviusValueSensor(FluviusEntity[FluviusEnergyCoordinator], SensorEntity):
         """One sensor per EAN (or sub-EAN), period, direction, register and unit."""
         meter_ean = key.ean
         snapshot = coordinator.data.get(ean) if coordinator.data else None
-        device = main_device(ean, mandate, coordinator.importer.states.meter_kind(ean))
+        importer = coordinator.importer
+        device = main_device(importer.sites.site(ean), mandate, importer.states.meter_kind(ean))
         if meter_ean != ean and snapshot is not None:
             sub = next((s for s in snapshot.submeters if s.ean == meter_ean), None)
             if sub is not None:
@@ -254,7 +255,9 @@ class FluviusMandateSensor(FluviusMandateEntity, _DescribedSensor):
     ) -> None:
         """Bind the description to the EAN's device."""
         device = main_device(
-            ean, data.mandates.data.by_ean[ean], data.importer.states.meter_kind(ean)
+            data.importer.sites.site(ean),
+            data.mandates.data.by_ean[ean],
+            data.importer.states.meter_kind(ean),
         )
         super().__init__(data.mandates, ean, device, description.key)
         self.entity_description = description
@@ -319,7 +322,9 @@ class FluviusDataSensor(FluviusEntity[FluviusEnergyCoordinator], _DescribedSenso
         description: FluviusSensorDescription,
     ) -> None:
         """Bind the description to the EAN's device."""
-        device = main_device(ean, mandate, data.importer.states.meter_kind(ean))
+        device = main_device(
+            data.importer.sites.site(ean), mandate, data.importer.states.meter_kind(ean)
+        )
         super().__init__(data.energy, ean, device, description.key)
         self.entity_description = description
         self._data = data
@@ -417,7 +422,9 @@ class FluviusPeakSensor(FluviusEntity[FluviusEnergyCoordinator], _DescribedSenso
         description: FluviusSensorDescription,
     ) -> None:
         """Bind the description to the EAN's device."""
-        device = main_device(ean, mandate, data.importer.states.meter_kind(ean))
+        device = main_device(
+            data.importer.sites.site(ean), mandate, data.importer.states.meter_kind(ean)
+        )
         super().__init__(data.energy, ean, device, description.key)
         self.entity_description = description
         self._data = data

@@ -79,6 +79,15 @@ class SeriesKey:
         return SeriesKey(self.ean, self.direction, register.value, self.unit)
 
     @classmethod
+    def from_statistic_id(cls, statistic_id: str) -> SeriesKey | None:
+        """The key of one of our statistic ids, or None for another id."""
+        prefix, colon, rest = statistic_id.partition(":")
+        parts = rest.rsplit("_", 3)
+        if prefix != "fluvius" or not colon or len(parts) != 4 or parts[3] not in UNITS:
+            return None
+        return cls(*parts)
+
+    @classmethod
     def power(cls, ean: str) -> SeriesKey:
         """The power statistic of a main electricity EAN."""
         return cls(ean, Direction.OFFTAKE.value, POWER_REGISTER, "kw")

@@ -35,6 +35,7 @@ from homeassistant.util import dt as dt_util
 from .aggregation import HourlyData, PowerHour, aggregate, cumulate
 from .api import EnergyResponse
 from .const import DOMAIN
+from .naming import Site
 from .series import SeriesKey
 from .timeutil import ceil_hour
 
@@ -46,34 +47,16 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=dt_util.UTC)
 # The end of a "from a moment on" range clear: later than any row can start.
 _FAR_FUTURE = datetime(2200, 1, 1, tzinfo=dt_util.UTC)
 
-_MEANINGS = {
-    "offtake": "offtake",
-    "injection": "injection",
-    "production": "production",
-    "auxiliary": "auxiliary consumption",
-}
-
 type StatType = Literal["change", "last_reset", "max", "mean", "min", "state", "sum"]
 
 
-def statistic_metadata(key: SeriesKey) -> StatisticMetaData:
-    """Complete metadata: external statistic, source fluvius, HA's unit spelling."""
+def statistic_metadata(key: SeriesKey, site: Site) -> StatisticMetaData:
+    """Complete metadata: external statistic, source fluvius, HA's unit spelling, site name."""
     unit = key.stored_unit
-    meaning = _MEANINGS.get(key.direction, key.direction)
-    if key.is_power:
-        name = f"Fluvius {key.ean} offtake power"
-    elif key.register == "total":
-        name = f"Fluvius {key.ean} {meaning}"
-    else:
-        name = f"Fluvius {key.ean} {meaning} {key.register}"
-    if key.unit == "m3":
-        name += " (m³)"
-    elif key.unit == "kwh" and key.register == "total" and key.direction == "offtake":
-        name += " (kWh)"
     return StatisticMetaData(
         has_sum=not key.is_power,
         mean_type=StatisticMeanType.ARITHMETIC if key.is_power else StatisticMeanType.NONE,
-        name=name,
+        name=site.statistic_name(key),
         source=DOMAIN,
         statistic_id=key.statistic_id,
         unit_class=unit.unit_class,
@@ -98,12 +81,12 @@ class StatisticsWriter:
         self._hass = hass
         self._lock = asyncio.Lock()
 
-    async def async_write(self, data: HourlyData) -> set[str]:
-        """Write energy and power rows; return the statistic ids that changed."""
+    async def async_write(self, data: HourlyData, site: Site) -> set[str]:
+        """Write one site's energy and power rows; return the statistic ids that changed."""
         changed: set[str] = set()
         async with self._lock:
             for key, rows in sorted(data.energy.items()):
-                if rows and await self._async_write_sum_series(key, rows):
+                if rows and await self._async_write_sum_series(key, rows, site):
                     changed.add(key.statistic_id)
             for key, all_power_rows in sorted(data.power.items()):
                 # Every poll re-reads days of hours: rewrite only those that changed.
@@ -116,19 +99,21 @@ class StatisticsWriter:
                 )
                 if not power_rows:
                     continue
-                async_add_external_statistics(self._hass, statistic_metadata(key), power_rows)
+                async_add_external_statistics(self._hass, statistic_metadata(key, site), power_rows)
                 changed.add(key.statistic_id)
             if changed:
                 await get_instance(self._hass).async_block_till_done()
         return changed
 
-    async def _async_write_sum_series(self, key: SeriesKey, rows: dict[datetime, float]) -> bool:
+    async def _async_write_sum_series(
+        self, key: SeriesKey, rows: dict[datetime, float], site: Site
+    ) -> bool:
         new_rows = await get_instance(self._hass).async_add_executor_job(
             self._rebased_rows, key.statistic_id, rows
         )
         if not new_rows:
             return False
-        async_add_external_statistics(self._hass, statistic_metadata(key), new_rows)
+        async_add_external_statistics(self._hass, statistic_metadata(key, site), new_rows)
         return True
 
     def _rebased_rows(self, statistic_id: str, rows: dict[datetime, float]) -> list[StatisticData]:
@@ -208,6 +193,38 @@ class StatisticsWriter:
             self._hass, start, end, {statistic_id}, "hour", None, types
         )
         return list(result.get(statistic_id, []))
+
+    async def async_rename(self, site: Site, statistic_ids: Iterable[str]) -> list[str]:
+        """Give a site's statistics the names it calls for; return the ids renamed.
+
+        The recorder takes a statistic's metadata from each import, so importing
+        its newest row again, unchanged, renames it; ids and rows stay as they are.
+        """
+        instance = get_instance(self._hass)
+        async with self._lock:
+            stored = await instance.async_add_executor_job(
+                partial(get_metadata, self._hass, statistic_ids=set(statistic_ids))
+            )
+            renamed = []
+            for statistic_id, (_, metadata) in sorted(stored.items()):
+                key = SeriesKey.from_statistic_id(statistic_id)
+                if key is None or metadata["name"] == site.statistic_name(key):
+                    continue
+                last = await instance.async_add_executor_job(
+                    get_last_statistics,
+                    self._hass,
+                    1,
+                    statistic_id,
+                    False,
+                    {"state", "sum", "mean", "min", "max"},
+                )
+                rows = [_row_to_data(row) for row in last.get(statistic_id, [])]
+                if rows:
+                    async_add_external_statistics(self._hass, statistic_metadata(key, site), rows)
+                    renamed.append(statistic_id)
+            if renamed:
+                await instance.async_block_till_done()
+        return renamed
 
     async def async_delete_from(self, statistic_ids: Iterable[str], moment: datetime) -> None:
         """Delete every row at or after ``moment``, keeping the rows before it."""

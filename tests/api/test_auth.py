@@ -141,7 +141,7 @@ async def test_token_response_without_token_is_a_response_error(
         await provider(fake_api, session).token()
 
 
-async def test_wrong_token_url_is_an_authentication_error(
+async def test_a_url_that_is_no_token_endpoint_is_a_response_error(
     fake_api: FakeApi, session: aiohttp.ClientSession
 ) -> None:
     tokens = TokenProvider(
@@ -152,6 +152,8 @@ async def test_wrong_token_url_is_an_authentication_error(
         scope="s",
         token_url=fake_api.base_url + "/nowhere",
     )
-    with pytest.raises(FluviusAuthenticationError, match="404") as caught:
+    # New credentials would not help: this is no refusal, so no reauthentication.
+    with pytest.raises(FluviusResponseError, match="404") as caught:
         await tokens.token()
+    assert not isinstance(caught.value, FluviusAuthenticationError)
     assert FAKE_CREDENTIALS.client_secret not in str(caught.value)

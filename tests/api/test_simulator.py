@@ -21,6 +21,7 @@ from custom_components.fluvius.api import (
     FluviusConnectionError,
     FluviusNoAccessError,
     FluviusResponseError,
+    FluviusTokenError,
     Granularity,
     HeadpointType,
     MandateStatus,
@@ -294,6 +295,9 @@ async def test_revoked_credentials_are_an_authentication_error(
     with pytest.raises(FluviusAuthenticationError, match="invalid_client") as caught:
         await sim_client.get_mandates()
     assert simulator.credentials.client_secret not in str(caught.value)
+    # What the endpoint said is kept, so a form can point at the secret.
+    assert isinstance(caught.value, FluviusTokenError)
+    assert (caught.value.oauth_error, caught.value.aadsts) == ("invalid_client", 7000222)
 
 
 async def test_expired_tokens_are_refreshed_transparently(

@@ -110,6 +110,9 @@ async def test_request_budget_applies_without_a_reload(
     assert budget.per_hour == DEFAULT_REQUEST_BUDGET
     result = await hass.config_entries.options.async_init(entry.entry_id)
     result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "settings"}
+    )
+    result = await hass.config_entries.options.async_configure(
         result["flow_id"],
         {
             CONF_HISTORY_MONTHS: 1,

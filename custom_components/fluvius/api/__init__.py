@@ -62,6 +62,7 @@ from .exceptions import (
     FluviusRateLimitError,
     FluviusResponseError,
     FluviusServerError,
+    FluviusTokenError,
 )
 from .merge import merge_energy_responses
 from .models import (
@@ -111,6 +112,7 @@ __all__ = [
     "FluviusRateLimitError",
     "FluviusResponseError",
     "FluviusServerError",
+    "FluviusTokenError",
     "GasConversionFactor",
     "Granularity",
     "Headpoint",

@@ -10,18 +10,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 import logging
+import re
 import time
 
 import aiohttp
 
 from .const import TOKEN_MAX_LIFETIME, TOKEN_REFRESH_MARGIN, TOKEN_URL_TEMPLATE
 from .decoder import parse_error, parse_token
-from .exceptions import FluviusAuthenticationError, FluviusResponseError
+from .exceptions import FluviusError, FluviusResponseError, FluviusTokenError
 from .transport import Transport
 
 _LOGGER = logging.getLogger(__name__)
 
 _LABEL = "POST token"
+# OAuth 2.0 (RFC 6749 §5.2) answers a refused token request with 400 or 401.
+OAUTH_ERROR_STATUSES = frozenset({400, 401})
+# Entra ID prefixes its error descriptions with the error number.
+_AADSTS = re.compile(r"AADSTS(\d+)")
 
 
 class TokenProvider:
@@ -109,13 +114,25 @@ class TokenProvider:
                 return parse_token(result.body)
             except FluviusResponseError as err:
                 raise FluviusResponseError(self._redact(str(err))) from None
-        code, message, _ = parse_error(result.body)
+        raise self._refusal(result.status, result.body)
+
+    def _refusal(self, status: int, body: bytes) -> FluviusError:
+        """A credentials refusal (an OAuth error answer), or an endpoint that is none."""
+        code, message, _ = parse_error(body)
         detail = ": ".join(part for part in (code, message) if part)
-        text = f"token request rejected (HTTP {result.status})"
-        if detail:
-            text = f"{text}: {detail}"
-        _LOGGER.debug("%s rejected with HTTP %d", _LABEL, result.status)
-        raise FluviusAuthenticationError(self._redact(text))
+        _LOGGER.debug("%s rejected with HTTP %d", _LABEL, status)
+        if status not in OAUTH_ERROR_STATUSES or code is None:
+            # No OAuth answer: the URL is not a token endpoint (new credentials won't help).
+            suffix = f": {detail}" if detail else ""
+            return FluviusResponseError(
+                self._redact(f"token endpoint answered HTTP {status}, not OAuth 2.0{suffix}")
+            )
+        found = _AADSTS.search(message or "")
+        return FluviusTokenError(
+            self._redact(f"token request rejected (HTTP {status}): {detail}"),
+            oauth_error=code,
+            aadsts=int(found.group(1)) if found else None,
+        )
 
     def _redact(self, text: str) -> str:
         """Remove the secret from server-supplied text, should it ever echo it."""

@@ -19,6 +19,23 @@ class FluviusAuthenticationError(FluviusError):
     """The token endpoint refused the credentials, or the API kept answering 401."""
 
 
+class FluviusTokenError(FluviusAuthenticationError):
+    """The token endpoint refused the credentials (OAuth 2.0 error answer).
+
+    ``oauth_error`` is the OAuth error code (``invalid_client``, ``invalid_scope``...)
+    and ``aadsts`` the Entra ID error number, which tells a wrong tenant (90002)
+    or client id (700016) from a wrong or expired secret (7000215, 7000222).
+    """
+
+    def __init__(
+        self, message: str, *, oauth_error: str | None = None, aadsts: int | None = None
+    ) -> None:
+        """Keep what the endpoint said was wrong, for a form to point at the field."""
+        super().__init__(message)
+        self.oauth_error = oauth_error
+        self.aadsts = aadsts
+
+
 class FluviusForbiddenError(FluviusError):
     """HTTP 403: no right to this data, or the request came from outside the EEA/UK."""
 
