@@ -22,7 +22,7 @@ LAYERS: tuple[frozenset[str], ...] = (
             "limiter",
         }
     ),
-    frozenset({"const", "compat", "devices", "repairs", "entry_client", "naming"}),
+    frozenset({"const", "compat", "devices", "repairs", "entry_client", "naming", "notifications"}),
     frozenset({"statistics", "import_state", "peak_tracker", "refusals", "ownership", "importer"}),
     frozenset({"coordinator", "polling", "history"}),
     frozenset({"runtime"}),

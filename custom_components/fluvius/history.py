@@ -27,6 +27,7 @@ from .coordinator import credentials_refused
 from .import_state import EanImportState
 from .importer import StatisticsImporter
 from .limiter import RequestLimiter
+from .notifications import async_notify_history_imported
 from .queries import complex_types, granularities
 from .refusals import PERMANENT_RETRY, RefusedRequests, RequestKind
 from .timeutil import first_of_month_back, local_day, local_midnight
@@ -79,6 +80,8 @@ class HistoryImport:
         # idle: a window's aggregation and the recorder's inserts would crowd the
         # event loop out of the GIL. Only the hourly rows outlive the window.
         self._write_lock = asyncio.Lock()
+        # EAN -> start of its history, for imports finished since the last notice.
+        self._completed: dict[str, datetime] = {}
 
     @callback
     def async_start(self, ean: str, mandate: Mandate, *, start: datetime | None = None) -> None:
@@ -166,6 +169,16 @@ class HistoryImport:
         await self._importer.states.async_save()
         self._importer.async_notify()
         LOGGER.info("History import of EAN %s complete", ean)
+        self._completed[ean] = state.history_from or history_to
+        if not any(other != ean and not task.done() for other, task in self._tasks.items()):
+            await self._async_announce()
+
+    async def _async_announce(self) -> None:
+        """The last running import finished: one notice for what this run imported."""
+        completed, self._completed = self._completed, {}
+        await async_notify_history_imported(
+            self._hass, self._entry, len(completed), min(completed.values())
+        )
 
     async def _async_advance(self, ean: str, state: EanImportState, cursor: datetime) -> None:
         """A window landed: persist the cursor and show the progress."""
