@@ -31,6 +31,7 @@ from custom_components.fluvius.meters import MeterKind
 from custom_components.fluvius.naming import Site
 from custom_components.fluvius.sensor import (
     DATA_SENSORS,
+    LOW_VOLTAGE_PEAK,
     MANDATE_SENSORS,
     PEAK_SENSORS,
     value_translation_key,
@@ -62,7 +63,7 @@ def value_keys() -> set[str]:
 
 
 def sensor_keys() -> set[str]:
-    descriptions = (*MANDATE_SENSORS, *DATA_SENSORS, *PEAK_SENSORS)
+    descriptions = (*MANDATE_SENSORS, *DATA_SENSORS, *PEAK_SENSORS, LOW_VOLTAGE_PEAK)
     keys = {str(d.translation_key) for d in descriptions}
     return keys | value_keys()
 

@@ -64,14 +64,15 @@ class FluviusOptionsFlow(OptionsFlow):
         """One name per main EAN; an empty field keeps the default name."""
         if self.config_entry.state is not ConfigEntryState.LOADED:
             return self.async_abort(reason="not_loaded")
-        eans = sorted(self.config_entry.runtime_data.mandates.data.by_ean)
+        by_ean = self.config_entry.runtime_data.mandates.data.by_ean
+        eans = sorted(by_ean)
         if not eans:
             return self.async_abort(reason="no_eans")
         current = site_names(self.config_entry.options)
         errors: dict[str, str] = {}
         if user_input is not None:
             names = {ean: str(user_input.get(ean) or "").strip() for ean in eans}
-            errors = _name_errors(names)
+            errors = _name_errors(names, {ean: str(by_ean[ean].energy_type) for ean in eans})
             if not errors:
                 kept = {ean: name for ean, name in names.items() if name}
                 return self.async_create_entry(
@@ -92,18 +93,23 @@ class FluviusOptionsFlow(OptionsFlow):
         )
 
 
-def _name_errors(names: Mapping[str, str]) -> dict[str, str]:
-    """Too long, or the same as another site's name (case aside): on the field concerned."""
+def _name_errors(names: Mapping[str, str], kinds: Mapping[str, str]) -> dict[str, str]:
+    """Too long, or another meter's name of the same kind (case aside): on the field concerned.
+
+    A building's electricity and gas meters may share its name: their statistics
+    still differ ("Town hall offtake", "Town hall gas (m³)").
+    """
     errors: dict[str, str] = {}
-    seen: dict[str, str] = {}
+    seen: set[tuple[str, str]] = set()
     for ean, name in names.items():
         if not name:
             continue
+        key = (kinds[ean], name.casefold())
         if len(name) > MAX_SITE_NAME_LENGTH:
             errors[ean] = "site_name_too_long"
-        elif name.casefold() in seen:
+        elif key in seen:
             errors[ean] = "duplicate_site_name"
-        seen.setdefault(name.casefold(), ean)
+        seen.add(key)
     return errors
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from homeassistant.components.sensor import (
@@ -19,21 +20,40 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfPower
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from .api import DataServiceType, EnergyType, Mandate, MandateStatus, RenewalStatus
+from .api import (
+    DataServiceType,
+    EnergyType,
+    Mandate,
+    MandateStatus,
+    RenewalStatus,
+    ValidationState,
+)
+from .const import DOMAIN
 from .entity import FluviusEntity, FluviusMandateEntity, main_device, submeter_device
+from .meters import MeterKind
 from .peak import LOW_VOLTAGE_MINIMUM_KW, MonthlyPeak, rolling_average
 from .polling import FluviusEnergyCoordinator
 from .runtime import FluviusConfigEntry, FluviusRuntimeData
 from .series import SeriesKey
 from .snapshot import EanSnapshot, PeriodValue
-from .timeutil import MonthKey, isoformat, local_month, month_id, shift_month
+from .timeutil import MonthKey, isoformat, local_day, local_month, month_id, shift_month
 
 PARALLEL_UPDATES = 0
 
 REACTIVE = frozenset({"inductive", "capacitive", "reactive"})
+# The state of the data period end of a mandate without an end.
+OPEN_ENDED = "open_ended"
+# The validation_state attribute: translated states instead of the API's codes.
+VALIDATION_STATES: dict[object, str] = {
+    ValidationState.READ: "read",
+    ValidationState.ESTIMATED: "estimated",
+    ValidationState.VALIDATED: "validated",
+    ValidationState.NOT_VALIDATED: "not_validated",
+}
 
 
 def value_translation_key(period: str, key: SeriesKey, energy_type: str | None) -> str:
@@ -109,11 +129,18 @@ class FluviusValueSensor(FluviusEntity[FluviusEnergyCoordinator], SensorEntity):
         attributes: dict[str, Any] = {
             "period_start": value.start.isoformat(),
             "period_end": value.end.isoformat(),
-            "validation_state": value.validation_state,
+            "validation_state": validation_state(value.validation_state),
         }
         if value.gas_conversion_factor is not None:
             attributes["gas_conversion_factor"] = value.gas_conversion_factor
         return attributes
+
+
+def validation_state(raw: str | None) -> str | None:
+    """The attribute's value: a translated state (``read``, ``estimated``...), or the raw one."""
+    if raw is None:
+        return None
+    return VALIDATION_STATES.get(ValidationState.parse(raw), raw.casefold())
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +178,17 @@ class FluviusSensorDescription(SensorEntityDescription):
 def _of_mandate(fn: Callable[[Mandate], Any]) -> Callable[[EanView], Any]:
     """A mandate fact; None while the EAN has no mandate."""
     return lambda view: None if view.mandate is None else fn(view.mandate)
+
+
+def data_period_end(end: datetime | None) -> str:
+    """The last day with data (the API's end is exclusive), or ``open_ended``.
+
+    A timestamp sensor can only say "Unknown" for a mandate without an end, which
+    reads as missing data; this sensor says "Open-ended" (a translated state).
+    """
+    if end is None:
+        return OPEN_ENDED
+    return local_day(end - timedelta(microseconds=1)).isoformat()
 
 
 def _of_snapshot(fn: Callable[[EanSnapshot], Any]) -> Callable[[EanView], Any]:
@@ -212,9 +250,8 @@ MANDATE_SENSORS: tuple[FluviusSensorDescription, ...] = (
         key="data_period_end",
         translation_key="data_period_end",
         entity_registry_enabled_default=False,
-        device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=_of_mandate(lambda m: m.data_period_to),
+        value_fn=_of_mandate(lambda m: data_period_end(m.data_period_to)),
     ),
     FluviusSensorDescription(
         key="access_granularity",
@@ -400,10 +437,12 @@ PEAK_SENSORS: tuple[FluviusSensorDescription, ...] = (
     _peak_description(
         "rolling_average_peak", lambda peaks, current: _rolling_state(peaks, current, None)
     ),
-    _peak_description(
-        "rolling_average_peak_minimum",
-        lambda peaks, current: _rolling_state(peaks, current, LOW_VOLTAGE_MINIMUM_KW),
-    ),
+)
+# The capacity tariff's 2.5 kW minimum is a low-voltage rule: digital meters only,
+# not the AMR meters of high-voltage connections.
+LOW_VOLTAGE_PEAK = _peak_description(
+    "rolling_average_peak_minimum",
+    lambda peaks, current: _rolling_state(peaks, current, LOW_VOLTAGE_MINIMUM_KW),
 )
 
 
@@ -463,6 +502,35 @@ async def async_setup_entry(
     entry.async_on_unload(data.energy.async_add_listener(_add_new))
 
 
+def _new_peak_entities(
+    data: FluviusRuntimeData, ean: str, mandate: Mandate, added: set[object]
+) -> list[SensorEntity]:
+    """The peak sensors, once quarter-hours are kept; the minimum once the kind is known."""
+    if ean not in data.peaks.eans:
+        return []
+    new: list[SensorEntity] = []
+    if "peaks" not in added:
+        added.add("peaks")
+        new += [FluviusPeakSensor(data, ean, mandate, d) for d in PEAK_SENSORS]
+    kind = data.importer.states.meter_kind(ean)
+    if kind is not None and "meter_kind" not in added:
+        added.add("meter_kind")
+        if kind == MeterKind.DIGITAL:
+            new.append(FluviusPeakSensor(data, ean, mandate, LOW_VOLTAGE_PEAK))
+        else:
+            _async_forget_entity(data.energy.hass, f"{ean}_{LOW_VOLTAGE_PEAK.key}")
+    return new
+
+
+@callback
+def _async_forget_entity(hass: HomeAssistant, unique_id: str) -> None:
+    """Remove an entity that no longer applies (earlier versions created it for every meter)."""
+    registry = er.async_get(hass)
+    entity_id = registry.async_get_entity_id("sensor", DOMAIN, unique_id)
+    if entity_id is not None:
+        registry.async_remove(entity_id)
+
+
 def _new_entities(
     data: FluviusRuntimeData, ean: str, mandate: Mandate, added: set[object]
 ) -> list[SensorEntity]:
@@ -476,9 +544,7 @@ def _new_entities(
             for d in DATA_SENSORS
             if not d.gas_only or mandate.energy_type == EnergyType.GAS
         ]
-    if "peaks" not in added and ean in data.peaks.eans:
-        added.add("peaks")
-        new += [FluviusPeakSensor(data, ean, mandate, d) for d in PEAK_SENSORS]
+    new += _new_peak_entities(data, ean, mandate, added)
     snapshot = data.energy.data.get(ean) if data.energy.data else None
     if snapshot is not None:
         for period, values in (

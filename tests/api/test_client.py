@@ -26,6 +26,7 @@ from custom_components.fluvius.api import (
     FluviusRateLimitError,
     FluviusResponseError,
     FluviusServerError,
+    FluviusTokenError,
     Granularity,
     MandateStatus,
     MockMandate,
@@ -702,7 +703,7 @@ async def test_secrets_never_appear_in_errors_or_debug_logs(
         FluviusServerError,
         FluviusConnectionError,
         FluviusResponseError,
-        FluviusAuthenticationError,
+        FluviusTokenError,
     ]
     texts = [str(err) for err in errors] + [repr(err) for err in errors]
     texts += [str(getattr(err, "validation_messages", "")) for err in errors]

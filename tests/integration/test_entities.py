@@ -54,6 +54,13 @@ HIDDEN_DIAGNOSTICS = (
     "estimated_share",
 )
 FINAL_STATES = {"READ", "VAL"}
+# The validation_state attribute shows translated states, not the API's codes.
+SHOWN_VALIDATION_STATES = {
+    "READ": "read",
+    "EST": "estimated",
+    "VAL": "validated",
+    "NVAL": "not_validated",
+}
 UNITS = {"kwh": "kWh", "m3": "m³", "kvarh": "kvarh"}
 DEVICE_CLASSES = {"kwh": "energy", "m3": "gas", "kvarh": "reactive_energy"}
 RENEWAL_OPTIONS = {
@@ -131,6 +138,13 @@ def entity_id(hass: HomeAssistant, unique_id: str, platform: str = "sensor") -> 
     return found
 
 
+def last_day_shown(end: datetime | None) -> str:
+    """The data period end sensor: the last day with data (the end is exclusive)."""
+    if end is None:
+        return "open_ended"
+    return (end - timedelta(microseconds=1)).astimezone(BRUSSELS).date().isoformat()
+
+
 def assert_value_sensor(hass: HomeAssistant, unique_id: str, record: TruthRecord) -> None:
     state = hass.states.get(entity_id(hass, unique_id))
     assert state is not None, unique_id
@@ -138,7 +152,7 @@ def assert_value_sensor(hass: HomeAssistant, unique_id: str, record: TruthRecord
     attributes = state.attributes
     assert attributes["period_start"] == record.start.isoformat()
     assert attributes["period_end"] == record.end.isoformat()
-    assert attributes["validation_state"] == record.validation_state
+    assert attributes["validation_state"] == SHOWN_VALIDATION_STATES[record.validation_state]
     assert attributes.get("gas_conversion_factor") == record.gcf
     unit = record.unit.lower()
     assert attributes["unit_of_measurement"].lower() == UNITS[unit].lower()
@@ -215,7 +229,7 @@ async def test_digital_electricity_quarter_hour(
     device = device_of(hass, DM_ELECTRICITY)
     assert device is not None
     assert (device.name, device.model, device.manufacturer, device.serial_number) == (
-        f"Electricity {DM_ELECTRICITY}",
+        "Electricity …000000",
         "Digital meter",
         "Fluvius",
         DM_ELECTRICITY,
@@ -264,7 +278,7 @@ async def test_digital_gas_hourly(
 
     device = device_of(hass, DM_GAS)
     assert device is not None
-    assert device.name == f"Gas {DM_GAS}"
+    assert device.name == "Gas …000000"
 
     expected = expected_values(simulator, DM_GAS)
     assert value_unique_ids(hass, entry) == {
@@ -367,7 +381,7 @@ async def test_amr_submeters_are_child_devices(
         child = device_of(hass, sub_ean)
         assert child is not None
         assert child.via_device_id == main.id
-        assert child.name == f"{kind} submeter {sub_ean}"
+        assert child.name == f"{kind} submeter …{sub_ean[-6:]}"
         assert child.model == f"{kind} submeter ({installation.type})"
         for period in ("last_day", "last_interval"):
             uid = f"{sub_ean}_{period}_{direction}_total_kwh"
@@ -438,15 +452,13 @@ async def test_mandate_diagnostics_and_attention(
         )
         assert state_of(hass, f"{ean}_data_period_start") == mandate.data_period_from.isoformat()
         end = mandate.data_period_to
-        assert state_of(hass, f"{ean}_data_period_end") == (
-            "unknown" if end is None else end.isoformat()
-        )
+        assert state_of(hass, f"{ean}_data_period_end") == last_day_shown(end)
         attention = hass.states.get(entity_id(hass, f"{ean}_mandate_attention", "binary_sensor"))
         assert attention is not None
         assert attention.state == ("on" if renewal is not None else "off"), ean
         assert attention.attributes["status"] == mandate.status
         assert attention.attributes["renewal_status"] == renewal
-    assert state_of(hass, f"{DM_ELECTRICITY}_data_period_end") == period_end.isoformat()
+    assert state_of(hass, f"{DM_ELECTRICITY}_data_period_end") == last_day_shown(period_end)
     assert state_of(hass, f"{expiring}_renewal_status") == "to_be_renewed"
     assert state_of(hass, f"{DM_GAS}_renewal_status") == "renewal_requested"
     assert state_of(hass, f"{finished}_mandate_status") == "finished"

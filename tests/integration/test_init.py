@@ -42,7 +42,8 @@ async def test_setup_creates_devices_and_entities(
     main = device_of(hass, DM_ELECTRICITY)
     assert main is not None
     assert main.model == "Digital meter"
-    assert main.name == f"Electricity {DM_ELECTRICITY}"
+    # Other electricity EANs end in the same six digits: more of them tell it apart.
+    assert main.name == "Electricity …110000000000"
     amr = device_of(hass, AMR_INJECTION_PV)
     assert amr is not None
     assert amr.model == "AMR meter"
@@ -50,7 +51,7 @@ async def test_setup_creates_devices_and_entities(
     assert {d.model.split(" ")[0] for d in children if d.model} == {"Production", "Auxiliary"}
     gas = device_of(hass, DM_GAS)
     assert gas is not None
-    assert gas.name == f"Gas {DM_GAS}"
+    assert gas.name == "Gas …000000"
 
     entities = er.async_get(hass)
     status = entities.async_get_entity_id("sensor", DOMAIN, f"{DM_ELECTRICITY}_mandate_status")

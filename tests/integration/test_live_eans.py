@@ -39,11 +39,17 @@ SPECS = {
 }
 # EAN -> (device name, model, stored kind, fine granularity, reactive option).
 CASES = {
-    DIGITAL_QH: (f"Electricity {DIGITAL_QH}", "Digital meter", "digital", "quarter_hourly", False),
-    AMR_OFFTAKE: (f"Electricity {AMR_OFFTAKE}", "AMR meter", "amr", "quarter_hourly", True),
-    AMR_PV: (f"Electricity {AMR_PV}", "AMR meter", "amr", "quarter_hourly", False),
-    GAS_DIGITAL: (f"Gas {GAS_DIGITAL}", "Digital meter", "digital", "hourly", False),
-    GAS_AMR: (f"Gas {GAS_AMR}", "AMR meter", "amr", "hourly", False),
+    DIGITAL_QH: (
+        f"Electricity …{DIGITAL_QH[-6:]}",
+        "Digital meter",
+        "digital",
+        "quarter_hourly",
+        False,
+    ),
+    AMR_OFFTAKE: (f"Electricity …{AMR_OFFTAKE[-6:]}", "AMR meter", "amr", "quarter_hourly", True),
+    AMR_PV: (f"Electricity …{AMR_PV[-6:]}", "AMR meter", "amr", "quarter_hourly", False),
+    GAS_DIGITAL: (f"Gas …{GAS_DIGITAL[-6:]}", "Digital meter", "digital", "hourly", False),
+    GAS_AMR: (f"Gas …{GAS_AMR[-6:]}", "AMR meter", "amr", "hourly", False),
 }
 NOW = datetime(2026, 3, 10, 9, 17, tzinfo=dt_util.UTC)
 # History option of one month: the import starts at local midnight of 1 February.
@@ -118,8 +124,8 @@ async def test_live_amr_submeters_are_child_devices(
     }
     assert set(subs) == {"production", "auxiliary"}
     assert set(children) == {
-        f"Production submeter {subs['production']}",
-        f"Auxiliary submeter {subs['auxiliary']}",
+        f"Production submeter …{subs['production'][-6:]}",
+        f"Auxiliary submeter …{subs['auxiliary'][-6:]}",
     }
     assert {child.model for child in children.values()} == {
         "Production submeter (PV)",
@@ -140,8 +146,11 @@ async def test_kind_is_kept_while_the_api_refuses(
     await setup_with_stored_state(hass, simulator, hass_storage, states)
     gas = device_of(hass, GAS_AMR)
     assert gas is not None
-    assert (gas.name, gas.model) == (f"Gas {GAS_AMR}", "AMR meter")
+    assert (gas.name, gas.model) == (f"Gas …{GAS_AMR[-6:]}", "AMR meter")
     # Never answered yet: a neutral model, not a guess from the digits.
     unknown = device_of(hass, AMR_OFFTAKE)
     assert unknown is not None
-    assert (unknown.name, unknown.model) == (f"Electricity {AMR_OFFTAKE}", "Electricity meter")
+    assert (unknown.name, unknown.model) == (
+        f"Electricity …{AMR_OFFTAKE[-6:]}",
+        "Electricity meter",
+    )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder.statistics import (
@@ -30,6 +31,7 @@ from fluvius_simulator import FluviusSimulator
 from .helpers import device_of, enable_entities, history_requests, local_midnight, settle
 from .stored_import import setup_after_import
 
+BRUSSELS = ZoneInfo("Europe/Brussels")
 DM_ELECTRICITY = "541440110000000000"
 DM_GAS = "541441010000000000"
 DM_DAILY = "541440100000000000"
@@ -225,7 +227,9 @@ async def test_create_mock_mandate_with_every_field(
 
     assert DM_DAILY in entry.runtime_data.mandates.data.by_ean
     assert sensor_state(hass, f"{DM_DAILY}_renewal_status") == "renewal_requested"
-    assert sensor_state(hass, f"{DM_DAILY}_data_period_end") == mandate.data_period_to.isoformat()
+    # The end is exclusive: the sensor shows the last day with data, in Brussels.
+    last = (mandate.data_period_to - timedelta(microseconds=1)).astimezone(BRUSSELS)
+    assert sensor_state(hass, f"{DM_DAILY}_data_period_end") == last.date().isoformat()
     # The new EAN's history was imported, within its data period.
     state = entry.runtime_data.importer.states.by_ean[DM_DAILY]
     assert state.done

@@ -108,28 +108,29 @@ async def test_rename_follows_everywhere_and_ids_stay(
     simulator.add_mandate(GAS)
     entry = await setup_entry(hass, simulator)
     before = await _stored(hass)
-    result = await _set_names(hass, entry.entry_id, {ELECTRICITY: "  Town hall ", GAS: "Depot"})
+    result = await _set_names(hass, entry.entry_id, {ELECTRICITY: "  Town hall ", GAS: "town hall"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options[CONF_SITE_NAMES] == {ELECTRICITY: "Town hall", GAS: "Depot"}
+    assert entry.options[CONF_SITE_NAMES] == {ELECTRICITY: "Town hall", GAS: "town hall"}
     await settle(hass)
     assert entry.state is ConfigEntryState.LOADED
     assert device_of(hass, ELECTRICITY).name == "Town hall"
-    assert device_of(hass, GAS).name == "Depot"
+    # A building's electricity and gas meters may share its name.
+    assert device_of(hass, GAS).name == "town hall"
     assert "Town hall Peak this month" in _friendly_names(hass, ELECTRICITY)
-    assert all(name.startswith("Depot ") for name in _friendly_names(hass, GAS))
+    assert all(name.startswith("town hall ") for name in _friendly_names(hass, GAS))
 
     after = await _stored(hass)
     assert after.keys() == before.keys()
     assert after[f"fluvius:{ELECTRICITY}_offtake_total_kwh"][0] == "Town hall offtake"
     assert after[f"fluvius:{ELECTRICITY}_injection_total_kwh"][0] == "Town hall injection"
-    assert after[f"fluvius:{GAS}_offtake_total_m3"][0] == "Depot gas (m³)"
+    assert after[f"fluvius:{GAS}_offtake_total_m3"][0] == "town hall gas (m³)"
     # Only the names changed: every row is as it was.
     assert {key: rows for key, (_, rows) in after.items()} == {
         key: rows for key, (_, rows) in before.items()
     }
 
     # An emptied field goes back to the default name.
-    result = await _set_names(hass, entry.entry_id, {ELECTRICITY: "", GAS: "Depot"})
+    result = await _set_names(hass, entry.entry_id, {ELECTRICITY: "", GAS: "town hall"})
     await settle(hass)
     assert device_of(hass, ELECTRICITY).name == "Electricity …000000"
     again = await _stored(hass)
@@ -140,7 +141,7 @@ async def test_rename_follows_everywhere_and_ids_stay(
     ("names", "errors"),
     [
         ({ELECTRICITY: "x" * 61}, {ELECTRICITY: "site_name_too_long"}),
-        ({ELECTRICITY: "Depot", GAS: "depot"}, {GAS: "duplicate_site_name"}),
+        ({ELECTRICITY: "Depot", AMR: "depot"}, {AMR: "duplicate_site_name"}),
     ],
 )
 async def test_invalid_names_are_refused_on_their_field(
@@ -149,8 +150,8 @@ async def test_invalid_names_are_refused_on_their_field(
     names: dict[str, str],
     errors: dict[str, str],
 ) -> None:
-    simulator.add_mandate(ELECTRICITY)
-    simulator.add_mandate(GAS)
+    for ean in (ELECTRICITY, GAS, AMR):
+        simulator.add_mandate(ean)
     entry = await setup_entry(hass, simulator)
     result = await _set_names(hass, entry.entry_id, names)
     assert result["type"] is FlowResultType.FORM
