@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .app import BlockInfo, FluviusSimulator, RecordedRequest, TruthRecord
 from .credentials import DEFAULT_CREDENTIALS, SimulatorCredentials
-from .demo import DEMO_MANDATES, DemoMandate, install_demo
+from .demo import DEMO_MANDATES, DEMO_SITE_NAMES, DemoMandate, install_demo
 from .eans import MeterSpec
 from .errors import ApiError, ValidationError
 from .faults import Fault, FaultList
@@ -17,6 +17,7 @@ from .mandates import Mandate
 __all__ = [
     "DEFAULT_CREDENTIALS",
     "DEMO_MANDATES",
+    "DEMO_SITE_NAMES",
     "ApiError",
     "BlockInfo",
     "DemoMandate",

@@ -18,6 +18,8 @@ class DemoMandate:
 
     ean: str
     description: str
+    # The site name scripts/develop and scripts/e2e give the EAN in the options.
+    site: str
     expires_in: timedelta | None = None
 
     def body(self, now: datetime) -> dict[str, str]:
@@ -30,21 +32,28 @@ class DemoMandate:
 
 DEMO_MANDATES: tuple[DemoMandate, ...] = (
     DemoMandate(
-        "541440110000000000", "digital meter, electricity, quarter-hour, offtake + injection"
+        "541440110000000000",
+        "digital meter, electricity, quarter-hour, offtake + injection",
+        "Town hall",
     ),
-    DemoMandate("541441010000000000", "digital meter, gas, hourly"),
-    DemoMandate("541450010000000000", "AMR, electricity offtake, quarter-hour"),
+    DemoMandate("541441010000000000", "digital meter, gas, hourly", "Town hall"),
+    DemoMandate("541450010000000000", "AMR, electricity offtake, quarter-hour", "Depot Kortrijk"),
     DemoMandate(
         "541450211000000000",
         "AMR, electricity injection, quarter-hour, PV production + auxiliary submeters",
+        "Solar park",
     ),
-    DemoMandate("541440100000000000", "digital meter, electricity, daily only"),
+    DemoMandate("541440100000000000", "digital meter, electricity, daily only", "Library"),
     DemoMandate(
         "541440010000000001",
         "digital meter, electricity offtake, expires in 30 days (ToBeRenewed)",
+        "Sports hall",
         expires_in=timedelta(days=30),
     ),
 )
+
+
+DEMO_SITE_NAMES: dict[str, str] = {demo.ean: demo.site for demo in DEMO_MANDATES}
 
 
 def install_demo(sim: FluviusSimulator) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 
-from fluvius_simulator import DEFAULT_CREDENTIALS
+from fluvius_simulator import DEFAULT_CREDENTIALS, DEMO_SITE_NAMES
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO / ".dev" / "config"
@@ -273,8 +273,8 @@ async def run_flow(
         response.raise_for_status()
         flow: dict[str, Any] = await response.json()
     for body in answers:
-        if flow.get("type") != "form":
-            raise RuntimeError(f"{path}: expected a form, got {flow}")
+        if flow.get("type") not in ("form", "menu"):
+            raise RuntimeError(f"{path}: expected a form or a menu, got {flow}")
         async with session.post(
             f"{base}/{flow['flow_id']}", json=dict(body), headers=headers
         ) as response:
@@ -310,12 +310,30 @@ async def create_entry(session: aiohttp.ClientSession, instance: Instance, token
     return str(flow["result"]["entry_id"])
 
 
-async def ensure_entry(session: aiohttp.ClientSession, instance: Instance, token: str) -> None:
-    """Create the Fluvius entry unless one exists."""
-    if await fluvius_entries(session, instance, token):
+async def ensure_entry(session: aiohttp.ClientSession, instance: Instance, token: str) -> str:
+    """Create the Fluvius entry unless one exists; return its id."""
+    entries = await fluvius_entries(session, instance, token)
+    if entries:
         instance.log("config entry exists: reusing it")
-        return
-    await create_entry(session, instance, token)
+        return str(entries[0]["entry_id"])
+    return await create_entry(session, instance, token)
+
+
+async def set_site_names(
+    session: aiohttp.ClientSession, instance: Instance, token: str, entry_id: str
+) -> None:
+    """Name the demo sites through the options flow, as a user would (the entry reloads)."""
+    flow = await run_flow(
+        session,
+        instance,
+        token,
+        "config_entries/options/flow",
+        start={"handler": entry_id},
+        answers=[{"next_step_id": "site_names"}, DEMO_SITE_NAMES],
+    )
+    if flow.get("type") != "create_entry":
+        raise RuntimeError(f"site names were not saved: {flow}")
+    instance.log(f"site names: {', '.join(sorted(set(DEMO_SITE_NAMES.values())))}")
 
 
 class WebSocket:
@@ -513,7 +531,9 @@ async def main(args: argparse.Namespace) -> int:
             await wait_http(session, f"{instance.ha_url}/api/onboarding", 600)
             token = await onboard(session, instance)
             await confirm_http_config(session, instance, token)
-            await ensure_entry(session, instance, token)
+            entry_id = await ensure_entry(session, instance, token)
+            await wait_imported(session, instance, token, args.import_timeout)
+            await set_site_names(session, instance, token, entry_id)
             await wait_imported(session, instance, token, args.import_timeout)
             await configure_energy(session, instance, token)
         instance.log(

@@ -32,6 +32,7 @@ import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+import re
 import shutil
 import signal
 import socket
@@ -55,6 +56,7 @@ from develop import (
     onboard,
     prepare_config,
     run_flow,
+    set_site_names,
     start_home_assistant,
     stop_processes,
     wait_http,
@@ -62,7 +64,7 @@ from develop import (
 )
 from playwright.async_api import Error as PlaywrightError, Page, async_playwright
 
-from fluvius_simulator import FluviusSimulator, TruthRecord, install_demo
+from fluvius_simulator import DEMO_SITE_NAMES, FluviusSimulator, TruthRecord, install_demo
 
 E2E_DIR = REPO / ".dev" / "e2e"
 IMAGES_DIR = REPO / "docs" / "images"
@@ -238,6 +240,19 @@ async def check_statistics(
     # One import window start for every meter: a series that starts later lost hours.
     if len(firsts) != 1:
         raise CheckFailedError(f"the statistics start at different hours: {sorted(firsts)}")
+    await check_statistic_names(ws, ids, instance)
+
+
+async def check_statistic_names(ws: WebSocket, ids: list[str], instance: Instance) -> None:
+    """The Energy dashboard's statistics are named after their sites, never by an EAN."""
+    listed = await ws.call({"type": "recorder/list_statistic_ids", "statistic_type": "sum"})
+    names = {item["statistic_id"]: item.get("name") or "" for item in listed}
+    sites = set(DEMO_SITE_NAMES.values())
+    for statistic_id in ids:
+        name = names.get(statistic_id, "")
+        if not any(name.startswith(f"{site} ") for site in sites) or re.search(r"\d{18}", name):
+            raise CheckFailedError(f"{statistic_id} is named {name!r}, not after its site")
+        instance.log(f"{statistic_id}: {name!r}")
 
 
 async def device_id_of(ws: WebSocket, ean: str) -> str:
@@ -299,6 +314,9 @@ async def energy_dashboard(page: Page, instance: Instance, target: Path) -> None
             raise CheckFailedError(f"the Energy dashboard says {text!r} for {period}")
     if not points or not all(points):
         raise CheckFailedError(f"Energy dashboard charts without data for {period}: {points}")
+    site = DEMO_SITE_NAMES[DEMO_DM]
+    if not await page.get_by_text(site).count():
+        raise CheckFailedError(f"the Energy dashboard names no source after {site!r}")
     instance.log(f"Energy dashboard: {len(points)} charts, data points {points}")
     # Let the chart animations finish before the picture.
     await page.wait_for_timeout(2000)
@@ -307,9 +325,9 @@ async def energy_dashboard(page: Page, instance: Instance, target: Path) -> None
 
 
 async def device_page(page: Page, instance: Instance, device_id: str, target: Path) -> None:
-    """The digital meter's device page: its sensors must have values."""
+    """The digital meter's device page: named after its site, its sensors with values."""
     await page.goto(f"{instance.ha_url}/config/devices/device/{device_id}")
-    await page.get_by_text(DEMO_DM).first.wait_for(timeout=UI_TIMEOUT_MS)
+    await page.get_by_text(DEMO_SITE_NAMES[DEMO_DM]).first.wait_for(timeout=UI_TIMEOUT_MS)
     await page.locator("ha-device-entities-card").first.wait_for(timeout=UI_TIMEOUT_MS)
     await page.wait_for_timeout(2000)
     if await page.get_by_text("Unavailable", exact=True).count():
@@ -406,7 +424,7 @@ async def set_up_entry(
         token,
         "config_entries/options/flow",
         start={"handler": entry_id},
-        answers=[{"history_months": args.history_months}],
+        answers=[{"next_step_id": "settings"}, {"history_months": args.history_months}],
     )
     if options.get("type") != "create_entry":
         raise CheckFailedError(f"options flow failed: {options}")
@@ -423,6 +441,8 @@ async def set_up_entry(
     if reconfigured.get("reason") != "reconfigure_successful":
         raise CheckFailedError(f"reconfigure flow failed: {reconfigured}")
     instance.log(f"demo mandates added ({len(sim.mandates)}), entry reconfigured and reloaded")
+    await wait_imported(session, instance, token, args.import_timeout, sensors=len(sim.mandates))
+    await set_site_names(session, instance, token, entry_id)
     await wait_imported(session, instance, token, args.import_timeout, sensors=len(sim.mandates))
 
 
