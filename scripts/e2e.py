@@ -284,9 +284,9 @@ async def chart_points(page: Page) -> list[int]:
     return counts
 
 
-async def energy_dashboard(page: Page, instance: Instance, target: Path) -> None:
-    """Open the Energy dashboard two weeks back, check its charts, take the screenshot."""
-    await page.goto(f"{instance.ha_url}/energy", wait_until="domcontentloaded")
+async def open_energy_view(page: Page, instance: Instance, view: str) -> str:
+    """Open an Energy dashboard view two weeks back; wait until its charts hold data."""
+    await page.goto(f"{instance.ha_url}/energy/{view}", wait_until="domcontentloaded")
     selector = page.locator("hui-energy-period-selector").first
     await selector.wait_for(timeout=UI_TIMEOUT_MS)
     # HA 2026.2 draws an ha-icon-button-prev; 2026.10 a bottom bar of labelled buttons.
@@ -300,7 +300,7 @@ async def energy_dashboard(page: Page, instance: Instance, target: Path) -> None
         await page.wait_for_timeout(500)
     label = selector.locator(".label").first
     period = (await label.inner_text(timeout=5000)).strip() if await label.count() else "?"
-    instance.log(f"Energy dashboard period: {period}")
+    instance.log(f"Energy dashboard ({view}) period: {period}")
     await page.locator("ha-chart-base").first.wait_for(timeout=UI_TIMEOUT_MS)
     deadline = time.monotonic() + 60
     points: list[int] = []
@@ -314,11 +314,29 @@ async def energy_dashboard(page: Page, instance: Instance, target: Path) -> None
             raise CheckFailedError(f"the Energy dashboard says {text!r} for {period}")
     if not points or not all(points):
         raise CheckFailedError(f"Energy dashboard charts without data for {period}: {points}")
-    site = DEMO_SITE_NAMES[DEMO_DM]
-    if not await page.get_by_text(site).count():
-        raise CheckFailedError(f"the Energy dashboard names no source after {site!r}")
-    instance.log(f"Energy dashboard: {len(points)} charts, data points {points}")
-    # Let the chart animations finish before the picture.
+    instance.log(f"Energy dashboard ({view}): {len(points)} charts, data points {points}")
+    return period
+
+
+async def energy_dashboard(page: Page, instance: Instance, images: Path) -> None:
+    """The summary and the electricity view, whose sources carry the site names."""
+    await open_energy_view(page, instance, "overview")
+    await screenshot(page, instance, images / "energy-dashboard.png")
+    period = await open_energy_view(page, instance, "electricity")
+    name = f"{DEMO_SITE_NAMES[DEMO_DM]} offtake"
+    source = page.get_by_text(name, exact=True).first
+    try:
+        await source.wait_for(timeout=UI_TIMEOUT_MS)
+    except PlaywrightError:
+        raise CheckFailedError(f"the electricity view ({period}) lists no {name!r}") from None
+    instance.log(f"Energy dashboard (electricity): a source named {name!r}")
+    # The picture shows the sources table, where the site names are.
+    await source.scroll_into_view_if_needed()
+    await screenshot(page, instance, images / "energy-electricity.png")
+
+
+async def screenshot(page: Page, instance: Instance, target: Path) -> None:
+    """Once the chart animations have finished."""
     await page.wait_for_timeout(2000)
     await page.screenshot(path=str(target))
     instance.log(f"screenshot {shown(target)}")
@@ -329,11 +347,9 @@ async def device_page(page: Page, instance: Instance, device_id: str, target: Pa
     await page.goto(f"{instance.ha_url}/config/devices/device/{device_id}")
     await page.get_by_text(DEMO_SITE_NAMES[DEMO_DM]).first.wait_for(timeout=UI_TIMEOUT_MS)
     await page.locator("ha-device-entities-card").first.wait_for(timeout=UI_TIMEOUT_MS)
-    await page.wait_for_timeout(2000)
     if await page.get_by_text("Unavailable", exact=True).count():
         raise CheckFailedError("the device page shows unavailable entities")
-    await page.screenshot(path=str(target))
-    instance.log(f"screenshot {shown(target)}")
+    await screenshot(page, instance, target)
 
 
 async def ha_version(page: Page) -> tuple[int, int]:
@@ -386,7 +402,7 @@ async def browser_checks(instance: Instance, device_id: str, images: Path) -> No
             page = await context.new_page()
             try:
                 await login(page, instance)
-                await energy_dashboard(page, instance, images / "energy-dashboard.png")
+                await energy_dashboard(page, instance, images)
                 await device_page(page, instance, device_id, images / "device-page.png")
                 await integrations_page(page, instance, images / "integrations-page.png")
             except (CheckFailedError, PlaywrightError):

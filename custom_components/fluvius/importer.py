@@ -124,12 +124,15 @@ class StatisticsImporter:
 
     async def async_sync_names(self, eans: Iterable[str]) -> None:
         """Rename the stored statistics of the EANs after their sites (ids stay)."""
-        for ean in sorted(eans):
-            ids = self.states.statistic_ids(ean)
-            if ids:
-                renamed = await self.writer.async_rename(self.sites.site(ean), ids)
-                if renamed:
-                    LOGGER.debug("Renamed %d statistics of EAN %s", len(renamed), ean)
+        sites = {
+            statistic_id: site
+            for site in map(self.sites.site, eans)
+            for statistic_id in self.states.statistic_ids(site.ean)
+        }
+        if sites:
+            renamed = await self.writer.async_rename(sites)
+            if renamed:
+                LOGGER.debug("Renamed %d statistics after their sites", len(renamed))
 
     # Purge and clear ------------------------------------------------------------
 

@@ -9,7 +9,7 @@ same data twice changes nothing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -194,37 +194,45 @@ class StatisticsWriter:
         )
         return list(result.get(statistic_id, []))
 
-    async def async_rename(self, site: Site, statistic_ids: Iterable[str]) -> list[str]:
-        """Give a site's statistics the names it calls for; return the ids renamed.
+    async def async_rename(self, sites: Mapping[str, Site]) -> list[str]:
+        """Give statistics (id -> its site) the names their sites call for; return those renamed.
 
         The recorder takes a statistic's metadata from each import, so importing
         its newest row again, unchanged, renames it; ids and rows stay as they are.
+        One metadata read covers them all: this runs on every mandates refresh.
         """
         instance = get_instance(self._hass)
         async with self._lock:
             stored = await instance.async_add_executor_job(
-                partial(get_metadata, self._hass, statistic_ids=set(statistic_ids))
+                partial(get_metadata, self._hass, statistic_ids=set(sites))
             )
             renamed = []
             for statistic_id, (_, metadata) in sorted(stored.items()):
                 key = SeriesKey.from_statistic_id(statistic_id)
+                site = sites[statistic_id]
                 if key is None or metadata["name"] == site.statistic_name(key):
                     continue
-                last = await instance.async_add_executor_job(
-                    get_last_statistics,
-                    self._hass,
-                    1,
-                    statistic_id,
-                    False,
-                    {"state", "sum", "mean", "min", "max"},
-                )
-                rows = [_row_to_data(row) for row in last.get(statistic_id, [])]
-                if rows:
-                    async_add_external_statistics(self._hass, statistic_metadata(key, site), rows)
+                if await self._async_reimport_last(statistic_metadata(key, site)):
                     renamed.append(statistic_id)
             if renamed:
                 await instance.async_block_till_done()
         return renamed
+
+    async def _async_reimport_last(self, metadata: StatisticMetaData) -> bool:
+        """Import a statistic's newest row again under ``metadata``; False when it has none."""
+        statistic_id = metadata["statistic_id"]
+        last = await get_instance(self._hass).async_add_executor_job(
+            get_last_statistics,
+            self._hass,
+            1,
+            statistic_id,
+            False,
+            {"state", "sum", "mean", "min", "max"},
+        )
+        rows = [_row_to_data(row) for row in last.get(statistic_id, [])]
+        if rows:
+            async_add_external_statistics(self._hass, metadata, rows)
+        return bool(rows)
 
     async def async_delete_from(self, statistic_ids: Iterable[str], moment: datetime) -> None:
         """Delete every row at or after ``moment``, keeping the rows before it."""
