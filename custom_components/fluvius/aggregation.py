@@ -25,6 +25,7 @@ from .api import (
     FINAL_VALIDATION_STATES,
     Direction,
     EnergyResponse,
+    MeasurementValue,
     Register,
     Resolution,
     TimeSlice,
@@ -190,11 +191,8 @@ class _Visit:
 # order, so ``enumerate(astuple(...))`` gives their index in these.
 _DIRECTIONS = tuple(Direction)
 _REGISTERS = tuple(Register)
-# ``astuple(registers).count(None)`` when only one register is there (mostly the total):
-# then only the total is looked at.
+# ``astuple(registers).count(None)`` when only one register is there (mostly the total).
 _EMPTY_BESIDE_ONE = len(_REGISTERS) - 1
-_TOTAL_ONLY = (0,)
-_EVERY_REGISTER = tuple(range(len(_REGISTERS)))
 
 
 class _Collector:
@@ -231,44 +229,78 @@ class _Collector:
         return text
 
     def add(self, slices: tuple[TimeSlice, ...], visit: _Visit) -> None:
-        """Write every stored value of the slices; the hot loop of the import."""
+        """Write every stored value of the slices; the hot loop of the import.
+
+        Nearly every direction holds one register, the total: that case is written
+        inline here, without a loop over registers. Others go through
+        :meth:`_add_registers`, which stores the same way.
+        """
         tables = visit.tables()
         day_ends = visit.day_ends
         state_texts = self._state_text
-        one_less, total_only, every_register = _EMPTY_BESIDE_ONE, _TOTAL_ONLY, _EVERY_REGISTER
+        one_less = _EMPTY_BESIDE_ONE
         for time_slice in slices:
             start = time_slice.start
             for measurement in time_slice.raw_measurements or ():
                 for direction, registers in enumerate(astuple(measurement)):
                     if registers is None:
                         continue
-                    table = tables[direction]
                     values_of = astuple(registers)
-                    only_total = values_of[0] is not None and values_of.count(None) == one_less
-                    for register in total_only if only_total else every_register:
-                        item = values_of[register]
-                        if item is None:
-                            continue
-                        raw_unit = item.raw_unit
-                        try:
-                            target = table[register][raw_unit]
-                        except KeyError:
-                            target = visit.target(direction, register, raw_unit)
-                        if target is None:
-                            continue
-                        values, states = target
-                        values[start] = item.value
-                        if states is not None:
-                            raw_state = item.raw_validation_state
-                            text = state_texts.get(raw_state)
-                            if text is None and raw_state is not None:
-                                text = self.state_text(raw_state)
-                            states[start] = text
-                        if day_ends is not None:
-                            day_ends[start] = time_slice.end
+                    item = values_of[0]
+                    if item is None or values_of.count(None) != one_less:
+                        self._add_registers(visit, direction, values_of, time_slice)
+                        continue
+                    raw_unit = item.raw_unit
+                    try:
+                        target = tables[direction][0][raw_unit]
+                    except KeyError:
+                        target = visit.target(direction, 0, raw_unit)
+                    if target is None:
+                        continue
+                    values, states = target
+                    values[start] = item.value
+                    if states is not None:
+                        raw_state = item.raw_validation_state
+                        text = state_texts.get(raw_state)
+                        if text is None and raw_state is not None:
+                            text = self.state_text(raw_state)
+                        states[start] = text
+                    if day_ends is not None:
+                        day_ends[start] = time_slice.end
         for fold in self._pending:
             fold.apply()
         self._pending.clear()
+
+    def _add_registers(
+        self,
+        visit: _Visit,
+        direction: int,
+        values_of: tuple[MeasurementValue | None, ...],
+        time_slice: TimeSlice,
+    ) -> None:
+        """Write a direction's values in several registers (day/night, reactive)."""
+        table = visit.tables()[direction]
+        start = time_slice.start
+        for register, item in enumerate(values_of):
+            if item is None:
+                continue
+            raw_unit = item.raw_unit
+            try:
+                target = table[register][raw_unit]
+            except KeyError:
+                target = visit.target(direction, register, raw_unit)
+            if target is None:
+                continue
+            values, states = target
+            values[start] = item.value
+            if states is not None:
+                raw_state = item.raw_validation_state
+                text = self._state_text.get(raw_state)
+                if text is None and raw_state is not None:
+                    text = self.state_text(raw_state)
+                states[start] = text
+            if visit.day_ends is not None:
+                visit.day_ends[start] = time_slice.end
 
     def result(self) -> HourlyData:
         """Complete hours, power and peaks' quarter-hours; daily values where nothing finer exists."""

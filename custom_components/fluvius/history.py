@@ -41,6 +41,9 @@ RETRY_DELAY = timedelta(minutes=15)
 
 type Window = tuple[datetime, datetime]
 
+# History windows fetched and not yet written, over all EANs of an entry.
+WINDOWS_IN_HAND = 2
+
 
 def history_windows(start: datetime, end: datetime) -> list[Window]:
     """Local-midnight-aligned windows of at most WINDOW_DAYS local days, oldest first."""
@@ -80,6 +83,11 @@ class HistoryImport:
         # idle: a window's aggregation and the recorder's inserts would crowd the
         # event loop out of the GIL. Only the hourly rows outlive the window.
         self._write_lock = asyncio.Lock()
+        # A decoded window is ~12 MB; EANs that fetched theirs while another is
+        # written would each hold one waiting for the lock. At most this many
+        # are in hand (fetched, waiting or being written): the next window is
+        # fetched while one is written, and memory stays bounded on any account.
+        self._windows_in_hand = asyncio.Semaphore(WINDOWS_IN_HAND)
         # EAN -> start of its history, for imports finished since the last notice.
         self._completed: dict[str, datetime] = {}
 
@@ -224,15 +232,16 @@ class HistoryImport:
 
     async def _async_import_window(self, ean: str, mandate: Mandate, window: Window) -> None:
         """Fetch, aggregate and write one window."""
-        async with self._limiter.call(background=True):
-            response = await self._client.get_energy(
-                ean,
-                start=window[0],
-                end=window[1],
-                granularity=granularities(mandate),
-                complex_energy_types=complex_types(
-                    mandate, include_reactive=self._importer.include_reactive
-                ),
-            )
-        async with self._write_lock:
-            await self._importer.async_write_responses(ean, [response])
+        async with self._windows_in_hand:
+            async with self._limiter.call(background=True):
+                response = await self._client.get_energy(
+                    ean,
+                    start=window[0],
+                    end=window[1],
+                    granularity=granularities(mandate),
+                    complex_energy_types=complex_types(
+                        mandate, include_reactive=self._importer.include_reactive
+                    ),
+                )
+            async with self._write_lock:
+                await self._importer.async_write_responses(ean, [response])

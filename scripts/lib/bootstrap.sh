@@ -24,6 +24,7 @@ RECORDER_TESTS=(
     tests/integration/test_history_import.py
     tests/integration/test_services.py
     tests/integration/test_late_data.py
+    tests/integration/test_site_names.py
 )
 
 _step_started=0

@@ -195,7 +195,8 @@ class EnergyResponse(Struct, frozen=True, gc=False):
         Aggregating a history window walks the slices instead (see the
         integration's ``aggregation``): one object per value is what it avoids.
         This runs once per value, so the loops are inlined, and a direction
-        object that holds only its total (the usual case) looks at that alone.
+        object that holds only its total (the usual case) is read right here,
+        without a loop over its registers.
         """
         headpoint = self.headpoint
         if headpoint is None:
@@ -205,8 +206,8 @@ class EnergyResponse(Struct, frozen=True, gc=False):
         units = cast("Mapping[str, Unit | str]", Unit.spellings())
         states = ValidationState.spellings()
         factors = GasConversionFactor.spellings()
-        directions, registers_in_order = _DIRECTIONS, _REGISTERS
-        one_less, total_only, every_register = _EMPTY_BESIDE_ONE, _TOTAL_ONLY, _EVERY_REGISTER
+        directions = _DIRECTIONS
+        one_less, total = _EMPTY_BESIDE_ONE, Register.TOTAL
         for sub_ean, meter_id, series in headpoint.series():
             for resolution, slices in series.by_resolution():
                 for time_slice in slices:
@@ -216,28 +217,55 @@ class EnergyResponse(Struct, frozen=True, gc=False):
                         for index, registers in enumerate(astuple(measurement)):
                             if registers is None:
                                 continue
-                            direction = directions[index]
                             values = astuple(registers)
-                            only_total = values[0] is not None and values.count(None) == one_less
-                            for position in total_only if only_total else every_register:
-                                item = values[position]
-                                if item is None:
-                                    continue
-                                factor = item.raw_gas_conversion_factor
-                                yield Reading(
-                                    ean,
-                                    sub_ean,
-                                    meter_id,
-                                    resolution,
-                                    direction,
-                                    registers_in_order[position],
-                                    units[item.raw_unit],
-                                    start,
-                                    end,
-                                    item.value,
-                                    states[item.raw_validation_state],
-                                    None if factor is None else factors[factor],
-                                )
+                            item = values[0]
+                            if item is None or values.count(None) != one_less:
+                                context = (ean, sub_ean, meter_id, resolution, directions[index])
+                                yield from _register_readings(context, values, start, end)
+                                continue
+                            factor = item.raw_gas_conversion_factor
+                            yield Reading(
+                                ean,
+                                sub_ean,
+                                meter_id,
+                                resolution,
+                                directions[index],
+                                total,
+                                units[item.raw_unit],
+                                start,
+                                end,
+                                item.value,
+                                states[item.raw_validation_state],
+                                None if factor is None else factors[factor],
+                            )
+
+
+def _register_readings(
+    context: tuple[str, str | None, str | None, Resolution, Direction],
+    values: tuple[MeasurementValue | None, ...],
+    start: datetime,
+    end: datetime,
+) -> Iterator[Reading]:
+    """The readings of a direction in several registers (day/night, reactive): the rare case."""
+    ean, sub_ean, meter_id, resolution, direction = context
+    for register, item in zip(_REGISTERS, values, strict=True):
+        if item is None:
+            continue
+        factor = item.raw_gas_conversion_factor
+        yield Reading(
+            ean,
+            sub_ean,
+            meter_id,
+            resolution,
+            direction,
+            register,
+            Unit.parse(item.raw_unit),
+            start,
+            end,
+            item.value,
+            ValidationState.parse_optional(item.raw_validation_state),
+            GasConversionFactor.parse_optional(factor),
+        )
 
 
 # What ``filter`` keeps of (name, field) pairs: the fields present.
@@ -247,8 +275,6 @@ _DIRECTIONS = tuple(Direction)
 _REGISTERS = tuple(Register)
 # ``astuple(registers).count(None)`` when only one register is there (mostly the total).
 _EMPTY_BESIDE_ONE = len(_REGISTERS) - 1
-_TOTAL_ONLY = (0,)
-_EVERY_REGISTER = tuple(range(len(_REGISTERS)))
 
 
 class Mandate(Struct, frozen=True, kw_only=True, gc=False):
