@@ -298,7 +298,7 @@ async def benchmark(args: argparse.Namespace, data: dict[str, Any]) -> dict[str,
         await probe.stop()
         gc.callbacks.remove(collections)
         importer = entry.runtime_data.importer
-        done = sum(1 for state in importer.states.values() if state.done)
+        done = sum(1 for state in importer.states.by_ean.values() if state.done)
         first = importer.states.by_ean[eans(1)[0]]
         rows, all_rows, digest = await rows_digest(hass, eans(args.eans))
         await hass.async_stop()
