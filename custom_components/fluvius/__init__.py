@@ -85,7 +85,7 @@ async def _async_build_runtime(
     states = ImportStates(hass, entry.entry_id)
     await states.async_load()
     mandates = FluviusMandatesCoordinator(hass, entry, client)
-    sites = SiteNames(lambda: entry.options, mandates.mandate, mandates.eans)
+    sites = SiteNames(lambda: entry.options, lambda: mandates.data.by_ean if mandates.data else {})
     importer = StatisticsImporter(hass, entry, states, peaks, sites)
     per_hour = int(entry.options.get(CONF_REQUEST_BUDGET, DEFAULT_REQUEST_BUDGET))
     limiter = RequestLimiter(per_hour, hass.loop.time, MAX_CONCURRENT_REQUESTS)

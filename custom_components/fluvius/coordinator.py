@@ -5,7 +5,7 @@ The energy polls live in ``polling``.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -84,14 +84,6 @@ class FluviusMandatesCoordinator(DataUpdateCoordinator[MandatesData]):
             update_interval=MANDATES_UPDATE_INTERVAL,
         )
         self.client = client
-
-    def mandate(self, ean: str) -> Mandate | None:
-        """The EAN's mandate, once the first answer is in."""
-        return None if self.data is None else self.data.by_ean.get(ean)
-
-    def eans(self) -> Collection[str]:
-        """The EANs this entry reads (owned, with a mandate)."""
-        return () if self.data is None else self.data.by_ean.keys()
 
     async def _async_update_data(self) -> MandatesData:
         try:

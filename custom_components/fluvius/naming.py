@@ -94,28 +94,41 @@ class SiteNames:
     def __init__(
         self,
         options: Callable[[], Mapping[str, Any]],
-        mandate: Callable[[str], Mandate | None],
-        eans: Callable[[], Collection[str]],
+        by_ean: Callable[[], Mapping[str, Mandate]],
     ) -> None:
-        """Read all three when asked: options and mandates change while the entry runs."""
+        """Read both when asked: options and mandates change while the entry runs."""
         self._options = options
-        self._mandate = mandate
-        self._eans = eans
+        self._by_ean = by_ean
+        # The short EANs of the mandates they were worked out for: each needs a look at
+        # every EAN of its kind, so they are worked out once per mandates answer.
+        self._shorts_of: Mapping[str, Mandate] | None = None
+        self._shorts: dict[str, str] = {}
 
     @property
     def names(self) -> dict[str, str]:
         """The names the user gave, EAN -> name."""
         return site_names(self._options())
 
-    def site(self, ean: str, *, gas: bool | None = None) -> Site:
-        """The site of a main EAN; ``gas`` when the caller knows better than the mandate."""
-        if gas is None:
-            gas = self._is_gas(ean)
-        # The kind is part of the default name: only EANs of the same kind must differ.
-        alike = [other for other in self._eans() if self._is_gas(other) == gas]
-        short = short_ean(ean, unique_digits(ean, alike))
-        return Site(ean, self.names.get(ean), gas, short)
+    def site(self, ean: str) -> Site:
+        """The site of a main EAN."""
+        by_ean = self._by_ean()
+        if by_ean is not self._shorts_of:
+            self._shorts = _short_eans(by_ean)
+            self._shorts_of = by_ean
+        short = self._shorts.get(ean) or short_ean(ean)
+        return Site(ean, self.names.get(ean), _is_gas(by_ean.get(ean)), short)
 
-    def _is_gas(self, ean: str) -> bool:
-        mandate = self._mandate(ean)
-        return mandate is not None and mandate.energy_type == EnergyType.GAS
+
+def _is_gas(mandate: Mandate | None) -> bool:
+    return mandate is not None and mandate.energy_type == EnergyType.GAS
+
+
+def _short_eans(by_ean: Mapping[str, Mandate]) -> dict[str, str]:
+    """Each EAN's short form, unique among the EANs of its kind (the kind is in the name)."""
+    kinds = {ean: _is_gas(mandate) for ean, mandate in by_ean.items()}
+    return {
+        ean: short_ean(
+            ean, unique_digits(ean, [other for other, kind in kinds.items() if kind == gas])
+        )
+        for ean, gas in kinds.items()
+    }
