@@ -20,10 +20,23 @@ LAYERS: tuple[frozenset[str], ...] = (
             "peak",
             "snapshot",
             "limiter",
+            "tariffs",
+            "pricing",
+            "capacity",
         }
     ),
     frozenset({"const", "compat", "devices", "repairs", "entry_client", "naming", "notifications"}),
-    frozenset({"statistics", "import_state", "peak_tracker", "refusals", "ownership", "importer"}),
+    frozenset(
+        {
+            "statistics",
+            "import_state",
+            "peak_tracker",
+            "refusals",
+            "ownership",
+            "costs",
+            "importer",
+        }
+    ),
     frozenset({"coordinator", "polling", "history"}),
     frozenset({"runtime"}),
     frozenset(
@@ -35,6 +48,7 @@ LAYERS: tuple[frozenset[str], ...] = (
             "services",
             "config_flow",
             "options_flow",
+            "tariff_flow",
             "__init__",
         }
     ),

@@ -30,7 +30,9 @@ from custom_components.fluvius.entity import main_device, submeter_device
 from custom_components.fluvius.meters import MeterKind
 from custom_components.fluvius.naming import Site
 from custom_components.fluvius.sensor import (
+    CAPACITY_TARIFF_SENSOR,
     DATA_SENSORS,
+    FALLBACK_PRICE_SENSOR,
     LOW_VOLTAGE_PEAK,
     MANDATE_SENSORS,
     PEAK_SENSORS,
@@ -63,7 +65,14 @@ def value_keys() -> set[str]:
 
 
 def sensor_keys() -> set[str]:
-    descriptions = (*MANDATE_SENSORS, *DATA_SENSORS, *PEAK_SENSORS, LOW_VOLTAGE_PEAK)
+    descriptions = (
+        *MANDATE_SENSORS,
+        *DATA_SENSORS,
+        *PEAK_SENSORS,
+        LOW_VOLTAGE_PEAK,
+        CAPACITY_TARIFF_SENSOR,
+        FALLBACK_PRICE_SENSOR,
+    )
     keys = {str(d.translation_key) for d in descriptions}
     return keys | value_keys()
 

@@ -58,8 +58,36 @@ def reference(bodies: list[bytes], *, include_reactive: bool = False) -> HourlyD
     return legacy_aggregate(readings, include_reactive=include_reactive)
 
 
+def rows_only(data: HourlyData) -> HourlyData:
+    """The rows the previous aggregation made (it kept no quarter-hours or ends for costs)."""
+    return HourlyData(data.energy, data.power, data.quarter_hours)
+
+
 def decoded(bodies: list[bytes], *, include_reactive: bool = False) -> HourlyData:
-    return aggregate([parse_energy(b) for b in bodies], include_reactive=include_reactive)
+    data = aggregate([parse_energy(b) for b in bodies], include_reactive=include_reactive)
+    assert_priced_detail(data)
+    return rows_only(data)
+
+
+def assert_priced_detail(data: HourlyData) -> None:
+    """What costs price: the quarter-hours behind each total hour, the end of each daily row."""
+    for key, quarters in data.quarters.items():
+        assert key.register == "total"
+        for hour, energy in data.energy[key].items():
+            parts = [quarters.get(hour + timedelta(minutes=15 * k)) for k in range(4)]
+            if None not in parts:
+                assert sum(p for p in parts if p is not None) == pytest.approx(energy, abs=1e-9)
+    for key, ends in data.ends.items():
+        assert set(ends) <= set(data.energy[key])
+        assert all(end - start >= timedelta(hours=23) for start, end in ends.items())
+
+
+async def test_daily_rows_carry_their_day_for_pricing(simulator: FluviusSimulator) -> None:
+    body = await window_body(simulator, DM_DAILY_ONLY, days=9)
+    data = aggregate([parse_energy(body)])
+    assert data.ends
+    assert not data.quarters
+    assert_priced_detail(data)
 
 
 @pytest.mark.parametrize(
@@ -87,7 +115,9 @@ async def test_the_executor_job_returns_the_reference_rows(
 ) -> None:
     body = await window_body(simulator, DM_ELECTRICITY, days=20)
     data = await async_aggregate(hass, [parse_energy(body)], include_reactive=False)
-    assert data == reference([body])
+    assert_priced_detail(data)
+    assert data.quarters
+    assert rows_only(data) == reference([body])
     assert len(data.power) == 1
     assert len(next(iter(data.power.values()))) == 20 * 24
 

@@ -9,6 +9,7 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
+from .api import Mandate
 from .const import CONF_REQUEST_BUDGET, DEFAULT_REQUEST_BUDGET, DOMAIN, MAX_CONCURRENT_REQUESTS
 from .coordinator import FluviusMandatesCoordinator
 from .devices import async_remove_entry_device, async_root_device, device_ean
@@ -30,6 +31,7 @@ from .repairs import (
 )
 from .runtime import FluviusConfigEntry, FluviusRuntimeData
 from .services import async_setup_services
+from .tariffs import SUBENTRY_TARIFF, TariffBook, parse_tariff
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -86,7 +88,7 @@ async def _async_build_runtime(
     await states.async_load()
     mandates = FluviusMandatesCoordinator(hass, entry, client)
     sites = SiteNames(lambda: entry.options, lambda: mandates.data.by_ean if mandates.data else {})
-    importer = StatisticsImporter(hass, entry, states, peaks, sites)
+    importer = StatisticsImporter(hass, entry, states, peaks, sites, tariffs=_entry_tariffs(entry))
     per_hour = int(entry.options.get(CONF_REQUEST_BUDGET, DEFAULT_REQUEST_BUDGET))
     limiter = RequestLimiter(per_hour, hass.loop.time, MAX_CONCURRENT_REQUESTS)
     refusals = RefusedRequests(hass, entry)
@@ -99,15 +101,27 @@ async def _async_build_runtime(
     )
 
 
+def _entry_tariffs(entry: ConfigEntry) -> TariffBook:
+    """The tariffs of the entry's subentries."""
+    return TariffBook(
+        parse_tariff(subentry.subentry_id, subentry.title, subentry.data)
+        for subentry in entry.subentries.values()
+        if subentry.subentry_type == SUBENTRY_TARIFF
+    )
+
+
 async def _async_options_updated(hass: HomeAssistant, entry: FluviusConfigEntry) -> None:
-    """Options apply without a reload, except site names, which name the devices.
+    """Options apply without a reload, except site names, which name the devices, and tariffs.
 
     The request budget is the one option kept in memory. Devices take their names
     from the entities' device info when they are added: a reload renames them, and
     the set-up that follows renames the statistics.
     """
     data = entry.runtime_data
-    if site_names(entry.options) != data.site_names:
+    if (
+        site_names(entry.options) != data.site_names
+        or _entry_tariffs(entry).fingerprints() != data.importer.tariffs.fingerprints()
+    ):
         hass.config_entries.async_schedule_reload(entry.entry_id)
         return
     per_hour = int(entry.options.get(CONF_REQUEST_BUDGET, DEFAULT_REQUEST_BUDGET))
@@ -126,12 +140,34 @@ async def _async_apply_mandates(hass: HomeAssistant, entry: FluviusConfigEntry) 
         elif data.importer.states.history_done(ean):
             async_clear_data_period_cut(hass, entry, ean)
         data.history.async_start(ean, mandate)
+        _async_reprice_if_changed(entry, ean, mandate)
     async_update_mandate_issues(
         hass, entry, data.mandates.data.mandates, data.mandates.data.foreign
     )
     async_update_data_period_cuts(hass, entry, by_ean, cuts)
     _async_remove_stale_devices(hass, entry, set(by_ean))
     await data.importer.async_sync_names(by_ean)
+
+
+@callback
+def _async_reprice_if_changed(entry: FluviusConfigEntry, ean: str, mandate: Mandate) -> None:
+    """A tariff added, changed or removed: price the EAN's history again from its moment on.
+
+    The tariff's "re-price from" day sets that moment; without one, the whole
+    history is priced again. An EAN whose import has not started prices as it goes.
+    """
+    data = entry.runtime_data
+    tariff = data.importer.tariffs.of(ean)
+    fingerprint = None if tariff is None else tariff.fingerprint
+    state = data.importer.states.ensure(ean)
+    if state.tariff == fingerprint:
+        return
+    state.tariff = fingerprint
+    data.importer.states.async_schedule_save()
+    if tariff is None or state.history_from is None:
+        return
+    start = tariff.reprice_start or state.history_from
+    data.history.async_reprice(ean, mandate, max(start, state.history_from))
 
 
 @callback

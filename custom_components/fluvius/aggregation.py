@@ -65,12 +65,16 @@ class HourlyData:
     """The result of aggregating readings: energy and power per hour.
 
     ``quarter_hours`` keeps the offtake quarter-hours behind each power
-    statistic, with their validation state, for the monthly peak.
+    statistic, with their validation state, for the monthly peak. ``quarters``
+    keeps the kWh quarter-hours behind each total, and ``ends`` the end of each
+    row booked from a daily value: costs price both.
     """
 
     energy: dict[SeriesKey, dict[datetime, float]] = field(default_factory=dict)
     power: dict[SeriesKey, dict[datetime, PowerHour]] = field(default_factory=dict)
     quarter_hours: dict[SeriesKey, dict[datetime, QuarterValue]] = field(default_factory=dict)
+    quarters: dict[SeriesKey, dict[datetime, float | None]] = field(default_factory=dict)
+    ends: dict[SeriesKey, dict[datetime, datetime]] = field(default_factory=dict)
 
 
 def aggregate(responses: Iterable[EnergyResponse], *, include_reactive: bool = False) -> HourlyData:
@@ -310,6 +314,8 @@ class _Collector:
             is_power = _is_power_source(key)
             energy, power = _quarters_to_hours(combined, with_power=is_power)
             _merge(result.energy, key, energy)
+            if key.register == Register.TOTAL and key.unit == "kwh":
+                result.quarters[key] = combined
             if is_power:
                 power_key = SeriesKey.power(key.ean)
                 result.power[power_key] = power
@@ -322,12 +328,15 @@ class _Collector:
             combined, _ = slots.combined()
             detail = result.energy.get(key, {})
             booked = {
-                floor_hour(start): value
+                start: value
                 for start, value in combined.items()
                 if value is not None and not _has_detail(detail, start, self.day_ends[start])
             }
-            _merge(result.energy, key, booked)
-        _add_totals(result.energy)
+            _merge(result.energy, key, {floor_hour(start): v for start, v in booked.items()})
+            if booked:
+                ends = result.ends.setdefault(key, {})
+                ends.update({floor_hour(start): self.day_ends[start] for start in booked})
+        _add_totals(result)
         return result
 
 
@@ -437,8 +446,9 @@ def _has_detail(detail: dict[datetime, float], start: datetime, end: datetime) -
     return False
 
 
-def _add_totals(energy: dict[SeriesKey, dict[datetime, float]]) -> None:
+def _add_totals(result: HourlyData) -> None:
     """Day + night as the total, in the hours the meter gave no total of its own."""
+    energy = result.energy
     for day_key, night_key, total_key in list(day_night_totals(energy)):
         day, night = energy[day_key], energy[night_key]
         existing = energy.get(total_key, {})
@@ -448,6 +458,9 @@ def _add_totals(energy: dict[SeriesKey, dict[datetime, float]]) -> None:
             if hour not in existing
         }
         _merge(energy, total_key, totals)
+        day_ends = result.ends.get(day_key, {})
+        if ends := {hour: day_ends[hour] for hour in totals if hour in day_ends}:
+            result.ends.setdefault(total_key, {}).update(ends)
 
 
 @dataclass(frozen=True, slots=True)

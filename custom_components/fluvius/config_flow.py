@@ -15,6 +15,7 @@ from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
+    ConfigSubentryFlow,
 )
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -55,6 +56,8 @@ from .const import (
 )
 from .entry_client import client_for_entry
 from .options_flow import FluviusOptionsFlow
+from .tariff_flow import TariffSubentryFlow
+from .tariffs import SUBENTRY_TARIFF
 
 # The form answers within seconds: few retries, short timeout.
 VALIDATION_RETRIES = 1
@@ -109,6 +112,14 @@ class FluviusConfigFlow(ConfigFlow, domain=DOMAIN):
         """Hold the credentials while the custom step asks for URLs, and after a problem."""
         self._pending: dict[str, Any] = {}
         self._urls_entered = False
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Tariffs are subentries: each prices the EANs it names."""
+        return {SUBENTRY_TARIFF: TariffSubentryFlow}
 
     @staticmethod
     @callback

@@ -90,6 +90,8 @@ class HistoryImport:
         self._windows_in_hand = asyncio.Semaphore(WINDOWS_IN_HAND)
         # EAN -> start of its history, for imports finished since the last notice.
         self._completed: dict[str, datetime] = {}
+        # EANs read again for new prices: their end is no news to announce.
+        self._repricing: set[str] = set()
 
     @callback
     def async_start(self, ean: str, mandate: Mandate, *, start: datetime | None = None) -> None:
@@ -107,6 +109,30 @@ class HistoryImport:
             state.done = False
         elif state.done:
             return
+        self._tasks[ean] = self._entry.async_create_background_task(
+            self._hass, self._async_run(ean, mandate), f"fluvius history import {ean}"
+        )
+
+    @callback
+    def async_reprice(self, ean: str, mandate: Mandate, start: datetime) -> None:
+        """Read the EAN's history again from ``start`` on, to price it with a new tariff.
+
+        The energy rows come back unchanged and are not rewritten; the costs are.
+        Progress shows on the history-import sensor. A running import that has
+        not reached ``start`` yet prices what is left as it goes.
+        """
+        state = self._importer.states.ensure(ean)
+        task = self._tasks.get(ean)
+        running = task is not None and not task.done()
+        if running and state.cursor is not None and state.cursor <= start:
+            return
+        if task is not None:
+            task.cancel()
+        state.cursor = start
+        state.history_to = None
+        state.done = False
+        self._repricing.add(ean)
+        LOGGER.info("Pricing the history of EAN %s again from %s", ean, start.isoformat())
         self._tasks[ean] = self._entry.async_create_background_task(
             self._hass, self._async_run(ean, mandate), f"fluvius history import {ean}"
         )
@@ -177,8 +203,14 @@ class HistoryImport:
         await self._importer.states.async_save()
         self._importer.async_notify()
         LOGGER.info("History import of EAN %s complete", ean)
-        self._completed[ean] = state.history_from or history_to
-        if not any(other != ean and not task.done() for other, task in self._tasks.items()):
+        if ean in self._repricing:
+            self._repricing.discard(ean)
+        else:
+            self._completed[ean] = state.history_from or history_to
+        others_running = any(
+            other != ean and not task.done() for other, task in self._tasks.items()
+        )
+        if self._completed and not others_running:
             await self._async_announce()
 
     async def _async_announce(self) -> None:

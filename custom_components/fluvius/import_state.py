@@ -6,7 +6,7 @@ purges) do, so a sensor that shows progress cannot change what is stored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
 from .meters import MeterKind, parse_kind
+from .pricing import Runs, run_length
 from .timeutil import isoformat
 
 STORAGE_VERSION = 1
@@ -35,6 +36,10 @@ class EanImportState:
     data_period_to: datetime | None = None
     statistic_ids: set[str] | None = None
     meter_kind: MeterKind | None = None
+    # The fingerprint of the tariff the costs were priced with; a new one re-prices.
+    tariff: str | None = None
+    # Cost statistic id -> the quarter-hours priced with the fallback price.
+    fallback: dict[str, Runs] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe form for the store."""
@@ -47,6 +52,8 @@ class EanImportState:
             "data_period_to": isoformat(self.data_period_to),
             "statistic_ids": sorted(self.statistic_ids or ()),
             "meter_kind": None if self.meter_kind is None else str(self.meter_kind),
+            "tariff": self.tariff,
+            "fallback": {key: [list(run) for run in runs] for key, runs in self.fallback.items()},
         }
 
     @classmethod
@@ -61,7 +68,17 @@ class EanImportState:
             data_period_to=_parse(raw.get("data_period_to")),
             statistic_ids=set(raw.get("statistic_ids") or ()),
             meter_kind=parse_kind(raw.get("meter_kind")),
+            tariff=raw.get("tariff"),
+            fallback={
+                str(key): [(int(first), int(end)) for first, end in runs]
+                for key, runs in (raw.get("fallback") or {}).items()
+            },
         )
+
+    @property
+    def fallback_quarter_hours(self) -> int:
+        """Quarter-hours of the stored costs priced with a fallback price."""
+        return sum(run_length(runs) for runs in self.fallback.values())
 
     @property
     def progress(self) -> float | None:

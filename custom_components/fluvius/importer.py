@@ -17,6 +17,7 @@ from homeassistant.util import dt as dt_util
 from .aggregation import HourlyData
 from .api import EnergyResponse, Mandate
 from .const import CONF_IMPORT_REACTIVE, LOGGER
+from .costs import CostWriter
 from .devices import async_update_meter_model
 from .import_state import EanImportState, ImportStates
 from .meters import observed_kind
@@ -25,6 +26,7 @@ from .peak_tracker import PeakTracker
 from .repairs import async_clear_data_period_cut
 from .series import SeriesKey
 from .statistics import StatisticsWriter, async_aggregate
+from .tariffs import TariffBook
 
 
 class StatisticsImporter:
@@ -37,6 +39,8 @@ class StatisticsImporter:
         states: ImportStates,
         peaks: PeakTracker,
         sites: SiteNames,
+        *,
+        tariffs: TariffBook,
     ) -> None:
         """``states`` and ``peaks`` come loaded; ``sites`` names what is written."""
         self._hass = hass
@@ -44,7 +48,9 @@ class StatisticsImporter:
         self.states = states
         self.peaks = peaks
         self.sites = sites
+        self.tariffs = tariffs
         self.writer = StatisticsWriter(hass)
+        self.costs = CostWriter(hass, self.writer, states, lambda: self.tariffs)
         self._listeners: list[Callable[[], None]] = []
 
     @callback
@@ -113,8 +119,10 @@ class StatisticsImporter:
         """Update peaks and write aggregated rows."""
         if await self.peaks.async_add(ean, data.quarter_hours.get(SeriesKey.power(ean), {})):
             self.async_notify()
-        await self.writer.async_write(data, self.sites.site(ean))
+        site = self.sites.site(ean)
+        await self.writer.async_write(data, site)
         ids = {key.statistic_id for key in (*data.energy, *data.power)}
+        ids |= await self.costs.async_write(ean, data, site)
         state = self.states.ensure(ean)
         if ids - (state.statistic_ids or set()):
             state.statistic_ids = (state.statistic_ids or set()) | ids

@@ -27,6 +27,7 @@ _MEANINGS = {
     "production": "production",
     "auxiliary": "auxiliary consumption",
 }
+_REGISTER_WORDS = {"capacity": "capacity tariff"}
 
 
 def short_ean(ean: str, digits: int = SHORT_EAN_DIGITS) -> str:
@@ -81,7 +82,7 @@ class Site:
         if key.is_power:
             parts.append("power")
         elif key.register != "total":
-            parts.append(key.register)
+            parts.append(_REGISTER_WORDS.get(key.register, key.register))
         name = " ".join(parts)
         if self.gas or key.unit != "kwh":
             name += f" ({key.stored_unit.native})"

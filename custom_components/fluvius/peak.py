@@ -8,7 +8,7 @@ Fluvius API does not expose the peak, so it is derived here from the main meter'
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import math
@@ -157,6 +157,35 @@ def month_peak(
     return _summarise(year, month, latest.values(), now)
 
 
+def average_peak(
+    peaks_kw: Mapping[MonthKey, float | None],
+    until: MonthKey,
+    *,
+    months: int = 12,
+    minimum_kw: float | None = None,
+) -> tuple[float | None, dict[MonthKey, float], tuple[MonthKey, ...]]:
+    """The capacity tariff's average of the last ``months`` monthly peaks up to ``until``.
+
+    Returns the average, the peak each month counted with (raised to
+    ``minimum_kw`` first: the low-voltage 2.5 kW minimum applies per month), and
+    the months without a peak, which are skipped so a new connection averages
+    what exists.
+    """
+    if months < 1:
+        raise ValueError(f"months must be at least 1, got {months}")
+    used: dict[MonthKey, float] = {}
+    missing: list[MonthKey] = []
+    for offset in range(1 - months, 1):
+        key = shift_month(until, offset)
+        value = peaks_kw.get(key)
+        if value is None:
+            missing.append(key)
+            continue
+        used[key] = value if minimum_kw is None else max(value, minimum_kw)
+    average = sum(used.values()) / len(used) if used else None
+    return average, used, tuple(missing)
+
+
 def rolling_average(
     peaks: Sequence[MonthlyPeak],
     *,
@@ -164,40 +193,25 @@ def rolling_average(
     minimum_kw: float | None = None,
     until: MonthKey | None = None,
 ) -> RollingAverage:
-    """Average the peaks of the last ``months`` calendar months up to ``until``.
+    """:func:`average_peak` of monthly peaks, with the months whose peak is not valid yet.
 
-    ``until`` defaults to the latest month given. The capacity tariff averages the
-    last 12 monthly peaks; months without a peak are skipped (listed in
-    ``missing_months``) so a new connection averages what exists. With
-    ``minimum_kw`` each monthly peak is first raised to that floor, as the
-    low-voltage 2.5 kW minimum applies per month.
+    ``until`` defaults to the latest month given.
     """
-    if months < 1:
-        raise ValueError(f"months must be at least 1, got {months}")
     by_key = {peak.key: peak for peak in peaks}
     if not by_key:
         return RollingAverage(None, (), (), ())
     latest = max(by_key) if until is None else until
-    values: list[float] = []
-    used: list[MonthKey] = []
-    incomplete: list[MonthKey] = []
-    missing: list[MonthKey] = []
-    for offset in range(1 - months, 1):
-        key = shift_month(latest, offset)
-        peak = by_key.get(key)
-        if peak is None or peak.peak_kw is None:
-            missing.append(key)
-            continue
-        value = peak.peak_kw if minimum_kw is None else max(peak.peak_kw, minimum_kw)
-        values.append(value)
-        used.append(key)
-        if not peak.valid:
-            incomplete.append(key)
+    average, used, missing = average_peak(
+        {key: peak.peak_kw for key, peak in by_key.items()},
+        latest,
+        months=months,
+        minimum_kw=minimum_kw,
+    )
     return RollingAverage(
-        value_kw=sum(values) / len(values) if values else None,
+        value_kw=average,
         months_used=tuple(used),
-        incomplete_months=tuple(incomplete),
-        missing_months=tuple(missing),
+        incomplete_months=tuple(key for key in used if not by_key[key].valid),
+        missing_months=missing,
     )
 
 

@@ -32,6 +32,7 @@ from .api import (
     RenewalStatus,
     ValidationState,
 )
+from .capacity import CapacityCost, capacity_cost
 from .const import DOMAIN
 from .entity import FluviusEntity, FluviusMandateEntity, main_device, submeter_device
 from .meters import MeterKind
@@ -40,6 +41,7 @@ from .polling import FluviusEnergyCoordinator
 from .runtime import FluviusConfigEntry, FluviusRuntimeData
 from .series import SeriesKey
 from .snapshot import EanSnapshot, PeriodValue
+from .tariffs import Tariff
 from .timeutil import MonthKey, isoformat, local_day, local_month, month_id, shift_month
 
 PARALLEL_UPDATES = 0
@@ -152,17 +154,22 @@ class EanView:
     progress: float | None
     peaks: Mapping[MonthKey, MonthlyPeak]
     month: MonthKey
+    tariff: Tariff | None
+    fallback_quarter_hours: int
 
 
 def ean_view(data: FluviusRuntimeData, ean: str) -> EanView:
-    """The EAN's view now: current mandate, last poll, import progress, peaks, month."""
+    """The EAN's view now: mandate, last poll, import progress, peaks, month, tariff."""
     snapshots = data.energy.data or {}
+    state = data.importer.states.get(ean)
     return EanView(
         mandate=data.mandates.data.by_ean.get(ean) if data.mandates.data else None,
         snapshot=snapshots.get(ean),
         progress=data.importer.states.progress(ean),
         peaks=data.peaks.peaks(ean),
         month=local_month(dt_util.utcnow()),
+        tariff=data.importer.tariffs.of(ean),
+        fallback_quarter_hours=0 if state is None else state.fallback_quarter_hours,
     )
 
 
@@ -446,6 +453,46 @@ LOW_VOLTAGE_PEAK = _peak_description(
 )
 
 
+def _capacity(view: EanView) -> CapacityCost | None:
+    """The capacity cost of the running month, when the tariff has a capacity rate."""
+    rate = None if view.tariff is None else view.tariff.capacity_eur_per_kw_year
+    if rate is None:
+        return None
+    peaks = {key: peak.peak_kw for key, peak in view.peaks.items()}
+    return capacity_cost(peaks, view.month, rate)
+
+
+def _capacity_attributes(view: EanView) -> dict[str, Any]:
+    cost = _capacity(view)
+    if cost is None:
+        return {}
+    return {
+        "month": month_id(view.month),
+        "average_peak_kw": None if cost.average_kw is None else round(cost.average_kw, 3),
+        "months_used": {month_id(key): round(kw, 3) for key, kw in cost.peaks_kw.items()},
+        "month_share": round(cost.share, 6),
+        "yearly_rate": view.tariff.capacity_eur_per_kw_year if view.tariff else None,
+    }
+
+
+CAPACITY_TARIFF_SENSOR = FluviusSensorDescription(
+    key="capacity_tariff_month",
+    translation_key="capacity_tariff_month",
+    device_class=SensorDeviceClass.MONETARY,
+    native_unit_of_measurement="EUR",
+    suggested_display_precision=2,
+    value_fn=lambda view: None if (cost := _capacity(view)) is None else cost.eur,
+    attributes_fn=_capacity_attributes,
+)
+FALLBACK_PRICE_SENSOR = FluviusSensorDescription(
+    key="fallback_quarter_hours",
+    translation_key="fallback_quarter_hours",
+    entity_category=EntityCategory.DIAGNOSTIC,
+    state_class=SensorStateClass.MEASUREMENT,
+    value_fn=lambda view: view.fallback_quarter_hours,
+)
+
+
 class FluviusPeakSensor(FluviusEntity[FluviusEnergyCoordinator], _DescribedSensor):
     """Monthly peak power and its 12-month average, from the stored quarter-hours.
 
@@ -512,6 +559,14 @@ def _new_peak_entities(
     if "peaks" not in added:
         added.add("peaks")
         new += [FluviusPeakSensor(data, ean, mandate, d) for d in PEAK_SENSORS]
+    tariff = data.importer.tariffs.of(ean)
+    if (
+        tariff is not None
+        and tariff.capacity_eur_per_kw_year is not None
+        and "capacity" not in added
+    ):
+        added.add("capacity")
+        new.append(FluviusPeakSensor(data, ean, mandate, CAPACITY_TARIFF_SENSOR))
     kind = data.importer.states.meter_kind(ean)
     if kind is not None and "meter_kind" not in added:
         added.add("meter_kind")
@@ -544,6 +599,12 @@ def _new_entities(
             for d in DATA_SENSORS
             if not d.gas_only or mandate.energy_type == EnergyType.GAS
         ]
+        tariff = data.importer.tariffs.of(ean)
+        if tariff is not None and any(
+            price is not None and price.is_dynamic
+            for price in (tariff.offtake, tariff.injection, tariff.gas)
+        ):
+            new.append(FluviusDataSensor(data, ean, mandate, FALLBACK_PRICE_SENSOR))
     new += _new_peak_entities(data, ean, mandate, added)
     snapshot = data.energy.data.get(ean) if data.energy.data else None
     if snapshot is not None:

@@ -23,8 +23,10 @@ class StoredUnit:
 
     id: str
     native: str
-    unit_class: str
+    unit_class: str | None
     device_class: SensorDeviceClass
+    # Decimals rows are rounded to: a cost sum must stay within a micro-euro.
+    decimals: int = 6
 
 
 UNITS: dict[str, StoredUnit] = {
@@ -39,6 +41,7 @@ UNITS: dict[str, StoredUnit] = {
             SensorDeviceClass.REACTIVE_ENERGY,
         ),
         StoredUnit("kw", UnitOfPower.KILO_WATT, "power", SensorDeviceClass.POWER),
+        StoredUnit("eur", "EUR", None, SensorDeviceClass.MONETARY, decimals=9),
     )
 }
 # The API's units whose values are stored; others (kW, kVA, unknown) are not.

@@ -105,18 +105,33 @@ class StatisticsWriter:
                 await get_instance(self._hass).async_block_till_done()
         return changed
 
+    async def async_write_sums(
+        self, series: Mapping[SeriesKey, Mapping[datetime, float]], site: Site
+    ) -> set[str]:
+        """Write sum statistics other than energy (costs); return the ids that changed."""
+        changed: set[str] = set()
+        async with self._lock:
+            for key, rows in sorted(series.items()):
+                if rows and await self._async_write_sum_series(key, rows, site):
+                    changed.add(key.statistic_id)
+            if changed:
+                await get_instance(self._hass).async_block_till_done()
+        return changed
+
     async def _async_write_sum_series(
-        self, key: SeriesKey, rows: dict[datetime, float], site: Site
+        self, key: SeriesKey, rows: Mapping[datetime, float], site: Site
     ) -> bool:
         new_rows = await get_instance(self._hass).async_add_executor_job(
-            self._rebased_rows, key.statistic_id, rows
+            partial(self._rebased_rows, key.statistic_id, rows, key.stored_unit.decimals)
         )
         if not new_rows:
             return False
         async_add_external_statistics(self._hass, statistic_metadata(key, site), new_rows)
         return True
 
-    def _rebased_rows(self, statistic_id: str, rows: dict[datetime, float]) -> list[StatisticData]:
+    def _rebased_rows(
+        self, statistic_id: str, rows: Mapping[datetime, float], decimals: int
+    ) -> list[StatisticData]:
         """The rows to write, from the first changed hour on, with re-based sums.
 
         Runs in the recorder's executor: it reads the stored rows, and a history
@@ -139,7 +154,9 @@ class StatisticsWriter:
             base, [(hour, merged[hour]) for hour in sorted(merged) if hour >= first_changed]
         )
         return [
-            StatisticData(start=row.start, state=round(row.state, 6), sum=round(row.sum, 6))
+            StatisticData(
+                start=row.start, state=round(row.state, decimals), sum=round(row.sum, decimals)
+            )
             for row in new_rows
         ]
 

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -20,7 +21,11 @@ from tests.conftest import entry_data
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
-def make_entry(sim: FluviusSimulator, options: dict[str, Any] | None = None) -> MockConfigEntry:
+def make_entry(
+    sim: FluviusSimulator,
+    options: dict[str, Any] | None = None,
+    subentries: list[ConfigSubentryData] | None = None,
+) -> MockConfigEntry:
     """An entry for the simulator, with one month of history unless the options say more."""
     return MockConfigEntry(
         domain=DOMAIN,
@@ -28,14 +33,19 @@ def make_entry(sim: FluviusSimulator, options: dict[str, Any] | None = None) -> 
         unique_id=f"custom_{sim.credentials.client_id}",
         data=entry_data(sim),
         options={CONF_HISTORY_MONTHS: 1, **(options or {})},
+        subentries_data=subentries,
     )
 
 
 async def setup_entry(
-    hass: HomeAssistant, sim: FluviusSimulator, *, options: dict[str, Any] | None = None
+    hass: HomeAssistant,
+    sim: FluviusSimulator,
+    *,
+    options: dict[str, Any] | None = None,
+    subentries: list[ConfigSubentryData] | None = None,
 ) -> MockConfigEntry:
     """Add and set up an entry for the simulator, then let the history import finish."""
-    entry = make_entry(sim, options)
+    entry = make_entry(sim, options, subentries)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await settle(hass)

@@ -1,0 +1,359 @@
+"""Cost statistics against an independent calculation, to a micro-euro.
+
+Expected costs are computed here from the simulator's raw quarter-hours (and
+daily registers) and the test's own price series: each quarter-hour's kWh x
+the price in force halfway through it, summed per UTC hour, then accumulated.
+Prices come from a price entity's recorded states, its imported hourly means,
+or the tariff's fallback, as the test arranges them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.recorder.models import StatisticMeanType
+from homeassistant.components.recorder.statistics import (
+    async_import_statistics,
+    statistics_during_period,
+)
+from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
+
+from custom_components.fluvius.tariffs import SUBENTRY_TARIFF
+from fluvius_simulator import FluviusSimulator
+
+from .helpers import local_midnight, settle, setup_entry
+
+DIGITAL = "541440110000000000"  # offtake and injection, quarter-hours
+GAS = "541441010000000000"  # hourly gas
+PRICE_ENTITY = "sensor.day_ahead_price"
+QUARTER = timedelta(minutes=15)
+TOLERANCE = 1e-6
+# One month of history: the import starts at local midnight of 1 March.
+START = local_midnight(date(2026, 3, 1))
+
+type PriceAt = Callable[[datetime], tuple[float, bool]]
+"""The price at a moment, and whether it is the fallback."""
+
+
+def tariff(data: dict[str, Any], title: str = "Test tariff") -> ConfigSubentryData:
+    return ConfigSubentryData(data=data, subentry_type=SUBENTRY_TARIFF, title=title, unique_id=None)
+
+
+async def stored(hass: HomeAssistant, statistic_id: str) -> dict[datetime, dict[str, Any]]:
+    await async_wait_recording_done(hass)
+    result = await get_instance(hass).async_add_executor_job(
+        statistics_during_period,
+        hass,
+        datetime(2020, 1, 1, tzinfo=dt_util.UTC),
+        None,
+        {statistic_id},
+        "hour",
+        None,
+        {"state", "sum"},
+    )
+    return {dt_util.utc_from_timestamp(row["start"]): row for row in result.get(statistic_id, [])}
+
+
+def truth_quarters(
+    sim: FluviusSimulator, ean: str, direction: str, *, granularity: str = "quarter_hourly"
+) -> dict[datetime, float]:
+    """The main meter's total kWh per fine slice, as the simulator serves it now."""
+    return {
+        record.start: record.value
+        for record in sim.truth(ean, START, dt_util.utcnow(), granularity=granularity)
+        if record.sub_ean is None
+        and record.direction == direction
+        and record.register == "total"
+        and record.unit.lower() == "kwh"
+    }
+
+
+def expected_costs(
+    quarters: dict[datetime, float], price_at: PriceAt
+) -> tuple[dict[datetime, float], int]:
+    """Cost per complete UTC hour, and the quarter-hours priced with the fallback."""
+    by_hour: dict[datetime, list[tuple[float, float, bool]]] = defaultdict(list)
+    for start, kwh in quarters.items():
+        price, fallback = price_at(start + QUARTER / 2)
+        by_hour[start.replace(minute=0)].append((kwh, price, fallback))
+    costs = {}
+    fallbacks = 0
+    for hour, parts in by_hour.items():
+        if len(parts) == 4:
+            costs[hour] = sum(kwh * price for kwh, price, _ in parts)
+            fallbacks += sum(fallback for _, _, fallback in parts)
+    return costs, fallbacks
+
+
+def assert_costs(rows: dict[datetime, dict[str, Any]], expected: dict[datetime, float]) -> None:
+    """Every row equals the calculation, and every sum its running total."""
+    assert rows, "no cost statistics stored"
+    assert sorted(rows) == sorted(expected)
+    running = 0.0
+    for hour in sorted(expected):
+        running += expected[hour]
+        assert rows[hour]["state"] == pytest.approx(expected[hour], abs=TOLERANCE), hour
+        assert rows[hour]["sum"] == pytest.approx(running, abs=TOLERANCE), hour
+
+
+def fixed(price: float) -> PriceAt:
+    return lambda _moment: (price, False)
+
+
+@pytest.fixture(autouse=True)
+def frozen_now(freezer: FrozenDateTimeFactory) -> None:
+    # One month of history reaches back over the DST change of 29 March.
+    freezer.move_to("2026-04-02T09:17:00+00:00")
+
+
+async def test_fixed_prices_for_offtake_injection_and_gas(
+    hass: HomeAssistant, simulator: FluviusSimulator
+) -> None:
+    simulator.add_mandate(DIGITAL)
+    simulator.add_mandate(GAS)
+    await setup_entry(
+        hass,
+        simulator,
+        subentries=[
+            tariff(
+                {
+                    "eans": [DIGITAL, GAS],
+                    "offtake": {"price": 0.2875},
+                    "injection": {"price": 0.0415},
+                    "gas": {"price": 1.137, "gas_unit": "m3"},
+                }
+            )
+        ],
+    )
+    for direction, statistic, price in (
+        ("offtake", "offtake_cost", 0.2875),
+        ("injection", "injection_compensation", 0.0415),
+    ):
+        expected, _ = expected_costs(truth_quarters(simulator, DIGITAL, direction), fixed(price))
+        assert_costs(await stored(hass, f"fluvius:{DIGITAL}_{statistic}_eur"), expected)
+
+    gas_hours = {
+        record.start: record.value
+        for record in simulator.truth(GAS, START, dt_util.utcnow(), granularity="hourly")
+        if record.sub_ean is None and record.unit.lower() == "m3"
+    }
+    assert_costs(
+        await stored(hass, f"fluvius:{GAS}_offtake_cost_eur"),
+        {hour: m3 * 1.137 for hour, m3 in gas_hours.items()},
+    )
+
+
+async def test_day_and_night_prices_price_the_daily_registers(
+    hass: HomeAssistant, simulator: FluviusSimulator
+) -> None:
+    simulator.add_mandate(DIGITAL)
+    await setup_entry(
+        hass,
+        simulator,
+        subentries=[tariff({"eans": [DIGITAL], "offtake": {"price": 0.31, "night_price": 0.23}})],
+    )
+    days: dict[datetime, float] = defaultdict(float)
+    for record in simulator.truth(DIGITAL, START, dt_util.utcnow(), granularity="daily"):
+        if record.sub_ean is None and record.direction == "offtake":
+            price = {"day": 0.31, "night": 0.23}.get(record.register)
+            if price is not None:
+                days[record.start] += record.value * price
+    rows = await stored(hass, f"fluvius:{DIGITAL}_offtake_cost_eur")
+    assert_costs(rows, dict(days))
+    # The DST day (23 hours) is priced as the day it is, booked at its local midnight.
+    dst_day = local_midnight(date(2026, 3, 29))
+    assert dst_day in rows
+    assert local_midnight(date(2026, 3, 30)) - dst_day == timedelta(hours=23)
+
+
+def record_prices(
+    hass: HomeAssistant, prices: dict[datetime, float], *, unit: str = "EUR/MWh"
+) -> None:
+    """The price entity's states, each set at its own (past) moment."""
+    for moment, value in sorted(prices.items()):
+        hass.states.async_set(
+            PRICE_ENTITY,
+            f"{value:.2f}",
+            {"unit_of_measurement": unit, "state_class": "measurement"},
+            timestamp=moment.timestamp(),
+        )
+
+
+def import_means(hass: HomeAssistant, means: dict[datetime, float], unit: str = "EUR/MWh") -> None:
+    """Hourly means for hours whose states are purged, as the recorder keeps them."""
+    async_import_statistics(
+        hass,
+        {
+            "mean_type": StatisticMeanType.ARITHMETIC,
+            "has_sum": False,
+            "name": None,
+            "source": "recorder",
+            "statistic_id": PRICE_ENTITY,
+            "unit_class": None,
+            "unit_of_measurement": unit,
+        },
+        [
+            {"start": hour, "mean": value, "min": value, "max": value}
+            for hour, value in sorted(means.items())
+        ],
+    )
+
+
+def market_price(quarter: datetime) -> float:
+    """EUR/MWh of a quarter-hour: a daily shape, negative at some sunny quarter-hours."""
+    number = int(quarter.timestamp()) // 900
+    value = 85.0 + 40.0 * ((number % 96) / 96) - 11.0 * (number % 7)
+    return -12.5 if number % 53 == 0 else round(value, 2)
+
+
+class PriceHistory:
+    """The test's price series: states from one moment, hourly means before, nothing earlier."""
+
+    def __init__(self, states_from: datetime, means_from: datetime, until: datetime) -> None:
+        self.states_from = states_from
+        self.means_from = means_from
+        self.states = {}
+        moment = states_from
+        while moment < until:
+            self.states[moment] = market_price(moment)
+            moment += QUARTER
+        self.means = {}
+        hour = means_from
+        while hour < states_from:
+            self.means[hour] = sum(market_price(hour + QUARTER * k) for k in range(4)) / 4 + 0.75
+            hour += timedelta(hours=1)
+
+    def price_at(self, multiplier: float, adder: float, fallback: float) -> PriceAt:
+        def at(moment: datetime) -> tuple[float, bool]:
+            if moment >= self.states_from:
+                quarter = moment - timedelta(minutes=moment.minute % 15, seconds=moment.second)
+                raw = round(self.states[quarter], 2)
+            elif moment >= self.means_from:
+                raw = self.means[moment.replace(minute=0, second=0)]
+            else:
+                return fallback, True
+            return multiplier * raw / 1000 + adder, False
+
+        return at
+
+    def write(self, hass: HomeAssistant) -> None:
+        record_prices(hass, self.states)
+        import_means(hass, self.means)
+
+
+async def setup_dynamic(
+    hass: HomeAssistant, simulator: FluviusSimulator, history: PriceHistory
+) -> Any:
+    simulator.add_mandate(DIGITAL)
+    history.write(hass)
+    await async_wait_recording_done(hass)
+    return await setup_entry(
+        hass,
+        simulator,
+        subentries=[
+            tariff(
+                {
+                    "eans": [DIGITAL],
+                    "offtake": {
+                        "price": 0.25,
+                        "price_entity": PRICE_ENTITY,
+                        "multiplier": 1.06,
+                        "adder": 0.0125,
+                    },
+                    "injection": {"price": 0.04},
+                }
+            )
+        ],
+    )
+
+
+async def test_dynamic_price_from_states_then_means_then_fallback(
+    hass: HomeAssistant, simulator: FluviusSimulator
+) -> None:
+    now = dt_util.utcnow()
+    # States for the last 6 days (over the DST change), hourly means for 8 days before.
+    history = PriceHistory(
+        local_midnight(date(2026, 3, 27)), local_midnight(date(2026, 3, 19)), now
+    )
+    await setup_dynamic(hass, simulator, history)
+    expected, fallbacks = expected_costs(
+        truth_quarters(simulator, DIGITAL, "offtake"), history.price_at(1.06, 0.0125, 0.25)
+    )
+    assert_costs(await stored(hass, f"fluvius:{DIGITAL}_offtake_cost_eur"), expected)
+    assert fallbacks > 0
+    state = hass.states.get("sensor.electricity_000000_quarter_hours_at_fallback_price")
+    assert state is not None
+    assert int(state.state) == fallbacks
+
+
+async def test_a_correction_reprices_its_quarter_hour_and_rebases_the_sums(
+    hass: HomeAssistant, simulator: FluviusSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    now = dt_util.utcnow()
+    corrected = local_midnight(date(2026, 3, 26)) + timedelta(hours=11, minutes=15)
+    simulator.schedule_correction(
+        DIGITAL, corrected, count=3, factor=1.7, arrival=now + timedelta(hours=2)
+    )
+    history = PriceHistory(
+        local_midnight(date(2026, 3, 25)), local_midnight(date(2026, 3, 20)), now
+    )
+    entry = await setup_dynamic(hass, simulator, history)
+    price_at = history.price_at(1.06, 0.0125, 0.25)
+    before = await stored(hass, f"fluvius:{DIGITAL}_offtake_cost_eur")
+
+    freezer.tick(timedelta(hours=3))
+    await entry.runtime_data.energy.async_refresh()
+    await settle(hass)
+    after = await stored(hass, f"fluvius:{DIGITAL}_offtake_cost_eur")
+    expected, _ = expected_costs(truth_quarters(simulator, DIGITAL, "offtake"), price_at)
+    assert_costs(after, expected)
+    hour = corrected.replace(minute=0)
+    assert after[hour]["state"] != pytest.approx(before[hour]["state"], abs=TOLERANCE)
+    later = max(before)
+    assert after[later]["sum"] != pytest.approx(before[later]["sum"], abs=TOLERANCE)
+
+
+async def test_a_tariff_change_reprices_from_the_chosen_day(
+    hass: HomeAssistant, simulator: FluviusSimulator
+) -> None:
+    simulator.add_mandate(DIGITAL)
+    entry = await setup_entry(
+        hass, simulator, subentries=[tariff({"eans": [DIGITAL], "offtake": {"price": 0.30}})]
+    )
+    (subentry,) = entry.subentries.values()
+    result = await entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {
+            "name": "Supplier 2026",
+            "eans": [DIGITAL],
+            "offtake": {"price": 0.355},
+            "injection": {},
+            "gas": {},
+            "reprice_from": "2026-03-20",
+        },
+    )
+    assert result["type"] == "abort"
+    assert result["reason"] == "reconfigure_successful"
+    await settle(hass)
+
+    switch = local_midnight(date(2026, 3, 20))
+    quarters = truth_quarters(simulator, DIGITAL, "offtake")
+    expected, _ = expected_costs(
+        quarters, lambda moment: (0.355 if moment >= switch else 0.30, False)
+    )
+    assert_costs(await stored(hass, f"fluvius:{DIGITAL}_offtake_cost_eur"), expected)
+    entry = hass.config_entries.async_get_entry(entry.entry_id)
+    assert entry is not None
+    assert entry.runtime_data.importer.states.history_done(DIGITAL)
