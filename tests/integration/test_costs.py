@@ -9,6 +9,7 @@ or the tariff's fallback, as the test arranges them.
 
 from __future__ import annotations
 
+from calendar import monthrange
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -32,7 +33,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from custom_components.fluvius.tariffs import SUBENTRY_TARIFF
 from fluvius_simulator import FluviusSimulator
 
-from .helpers import local_midnight, settle, setup_entry
+from .helpers import BRUSSELS, local_midnight, settle, setup_entry
 
 DIGITAL = "541440110000000000"  # offtake and injection, quarter-hours
 GAS = "541441010000000000"  # hourly gas
@@ -357,3 +358,76 @@ async def test_a_tariff_change_reprices_from_the_chosen_day(
     entry = hass.config_entries.async_get_entry(entry.entry_id)
     assert entry is not None
     assert entry.runtime_data.importer.states.history_done(DIGITAL)
+
+
+async def test_capacity_tariff_equals_an_independent_calculation(
+    hass: HomeAssistant, simulator: FluviusSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """13 months: two summer months below 2.5 kW, and the running month incomplete."""
+    freezer.move_to("2026-03-10T09:17:00+00:00")
+    rate = 53.2556
+    for month in (7, 8):
+        day = date(2025, month, 1)
+        while day.month == month:
+            # Shown at 2 % until long after the test: a low month, as measured.
+            simulator.schedule_correction(
+                DIGITAL,
+                local_midnight(day),
+                count=96,
+                factor=0.02,
+                arrival=datetime(2027, 1, 1, tzinfo=dt_util.UTC),
+            )
+            day += timedelta(days=1)
+    simulator.add_mandate(DIGITAL)
+    await setup_entry(
+        hass,
+        simulator,
+        options={"history_months": 12},
+        subentries=[
+            tariff({"eans": [DIGITAL], "offtake": {"price": 0.3}, "capacity_tariff": rate})
+        ],
+    )
+    start = local_midnight(date(2025, 3, 1))
+    quarters = {
+        record.start: record.value
+        for record in simulator.truth(DIGITAL, start, dt_util.utcnow())
+        if record.sub_ean is None and record.direction == "offtake"
+    }
+    month_of = lambda moment: (  # noqa: E731
+        moment.astimezone(BRUSSELS).year,
+        moment.astimezone(BRUSSELS).month,
+    )
+    peaks: dict[tuple[int, int], float] = defaultdict(float)
+    for moment, kwh in quarters.items():
+        peaks[month_of(moment)] = max(peaks[month_of(moment)], kwh * 4)
+    assert len(peaks) == 13
+    assert peaks[(2025, 7)] < 2.5
+    assert peaks[(2025, 8)] < 2.5
+    window = [(2025, m) for m in range(4, 13)] + [(2026, m) for m in (1, 2, 3)]
+    floored = {month: max(peaks[month], 2.5) for month in window}
+    expected = 31 / 365 * rate * sum(floored.values()) / 12
+
+    state = hass.states.get("sensor.electricity_000000_capacity_tariff_this_month")
+    assert state is not None
+    assert float(state.state) == pytest.approx(expected, abs=TOLERANCE)
+    assert state.attributes["months_used"] == {
+        f"{y:04d}-{m:02d}": round(kw, 3) for (y, m), kw in floored.items()
+    }
+
+    # The monthly statistic: each month costed on the months before it that have data.
+    hourly_peaks: dict[tuple[int, int], float] = defaultdict(float)
+    by_hour: dict[datetime, list[float]] = defaultdict(list)
+    for moment, kwh in quarters.items():
+        by_hour[moment.replace(minute=0)].append(kwh)
+    for hour, values in by_hour.items():
+        if len(values) == 4:
+            hourly_peaks[month_of(hour)] = max(hourly_peaks[month_of(hour)], max(values) * 4)
+    months = sorted(hourly_peaks)
+    rows = {}
+    for index, month in enumerate(months):
+        used = [max(hourly_peaks[m], 2.5) for m in months[max(0, index - 11) : index + 1]]
+        year_days = 366 if month[0] % 4 == 0 else 365
+        rows[local_midnight(date(*month, 1))] = (
+            monthrange(*month)[1] / year_days * rate * sum(used) / len(used)
+        )
+    assert_costs(await stored(hass, f"fluvius:{DIGITAL}_offtake_capacity_eur"), rows)
