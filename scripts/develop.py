@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 import contextlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 import os
 from pathlib import Path
 import signal
@@ -21,6 +22,20 @@ import time
 from typing import Any
 
 import aiohttp
+from demo_costs import (
+    DEMO_AMR_OFFTAKE,
+    DEMO_DM,
+    DEMO_GAS,
+    DEMO_PV_INJECTION,
+    DEMO_TARIFFS,
+    PRICE_ENTITY,
+    PRICE_NAME,
+    PRICE_TEMPLATE,
+    PRICE_UNIT,
+    cost_statistics,
+    hourly_means,
+    price_statistic_metadata,
+)
 
 from fluvius_simulator import DEFAULT_CREDENTIALS, DEMO_SITE_NAMES
 
@@ -32,10 +47,6 @@ SIM_URL = f"http://127.0.0.1:{SIM_PORT}"
 DEMO_USER = {"name": "Demo", "username": "demo", "password": "fluvius-demo", "language": "en"}
 
 # Statistic ids of the demo mandates that go into the Energy dashboard.
-DEMO_DM = "541440110000000000"
-DEMO_GAS = "541441010000000000"
-DEMO_AMR_OFFTAKE = "541450010000000000"
-DEMO_PV_INJECTION = "541450211000000000"
 PRODUCTION_SUFFIX = "_production_total_kwh"
 
 
@@ -336,6 +347,89 @@ async def set_site_names(
     instance.log(f"site names: {', '.join(sorted(set(DEMO_SITE_NAMES.values())))}")
 
 
+async def entry_state(
+    session: aiohttp.ClientSession, instance: Instance, token: str, entry_id: str
+) -> dict[str, Any]:
+    entries = await fluvius_entries(session, instance, token)
+    return next(entry for entry in entries if entry["entry_id"] == entry_id)
+
+
+async def wait_loaded(
+    session: aiohttp.ClientSession, instance: Instance, token: str, entry_id: str
+) -> None:
+    """Wait until the entry is loaded (after a reload that a change scheduled)."""
+    deadline = time.monotonic() + 120
+    while (await entry_state(session, instance, token, entry_id))["state"] != "loaded":
+        if time.monotonic() > deadline:
+            raise TimeoutError("the Fluvius entry did not load")
+        await asyncio.sleep(1)
+
+
+async def ensure_price_helper(
+    session: aiohttp.ClientSession, instance: Instance, token: str
+) -> None:
+    """The day-ahead price helper (a template sensor) and its past hourly means."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with session.get(
+        f"{instance.ha_url}/api/states/{PRICE_ENTITY}", headers=headers
+    ) as response:
+        exists = response.status == 200
+    if not exists:
+        flow = await run_flow(
+            session,
+            instance,
+            token,
+            "config_entries/flow",
+            start={"handler": "template"},
+            answers=[
+                {"next_step_id": "sensor"},
+                {
+                    "name": PRICE_NAME,
+                    "state": PRICE_TEMPLATE,
+                    "unit_of_measurement": PRICE_UNIT,
+                    "state_class": "measurement",
+                },
+            ],
+        )
+        if flow.get("type") != "create_entry":
+            raise RuntimeError(f"price helper was not created: {flow}")
+    ws = await WebSocket.connect(session, instance, token)
+    try:
+        await ws.call(
+            {
+                "type": "recorder/import_statistics",
+                "metadata": price_statistic_metadata(),
+                "stats": hourly_means(datetime.now(UTC)),
+            }
+        )
+    finally:
+        await ws.close()
+    instance.log(f"price helper {PRICE_ENTITY} with its hourly history")
+
+
+async def add_tariffs(
+    session: aiohttp.ClientSession, instance: Instance, token: str, entry_id: str
+) -> None:
+    """The demo's fixed and dynamic tariffs, through the tariff flow (each reloads the entry)."""
+    if (await entry_state(session, instance, token, entry_id)).get("num_subentries"):
+        instance.log("tariffs exist: reusing them")
+        return
+    for title, data in DEMO_TARIFFS:
+        await wait_loaded(session, instance, token, entry_id)
+        flow = await run_flow(
+            session,
+            instance,
+            token,
+            "config_entries/subentries/flow",
+            start={"handler": [entry_id, "tariff"]},
+            answers=[{"name": title, **data}],
+        )
+        if flow.get("type") != "create_entry":
+            raise RuntimeError(f"tariff {title} was not added: {flow}")
+    await wait_loaded(session, instance, token, entry_id)
+    instance.log(f"tariffs: {', '.join(title for title, _ in DEMO_TARIFFS)}")
+
+
 class WebSocket:
     """Minimal Home Assistant websocket API client."""
 
@@ -372,12 +466,10 @@ class WebSocket:
 # HA 2026.10 replaced the grid source's flow_from/flow_to lists with one import/export
 # pair per grid source (and rejects the old form when saving).
 UNIFIED_GRID_SINCE = (2026, 10)
-_NO_PRICE = {"stat_cost": None, "entity_energy_price": None, "number_energy_price": None}
-_NO_EXPORT_PRICE = {
-    "stat_compensation": None,
-    "entity_energy_price_export": None,
-    "number_energy_price_export": None,
-}
+_NO_PRICE = {"entity_energy_price": None, "number_energy_price": None}
+_NO_EXPORT_PRICE = {"entity_energy_price_export": None, "number_energy_price_export": None}
+# Energy statistic -> the integration's cost statistic of it (the demo's tariffs).
+COSTS = cost_statistics()
 # (offtake, injection) statistic ids of the demo's grid connections.
 DEMO_GRID = (
     (f"fluvius:{DEMO_DM}_offtake_total_kwh", f"fluvius:{DEMO_DM}_injection_total_kwh"),
@@ -395,6 +487,8 @@ def _grid_sources(unified: bool) -> list[dict[str, Any]]:
                 "type": "grid",
                 "stat_energy_from": offtake,
                 "stat_energy_to": injection,
+                "stat_cost": COSTS[offtake],
+                "stat_compensation": COSTS[injection],
                 **_NO_PRICE,
                 **_NO_EXPORT_PRICE,
                 "cost_adjustment_day": 0,
@@ -404,14 +498,12 @@ def _grid_sources(unified: bool) -> list[dict[str, Any]]:
     return [
         {
             "type": "grid",
-            "flow_from": [{"stat_energy_from": offtake, **_NO_PRICE} for offtake, _ in DEMO_GRID],
+            "flow_from": [
+                {"stat_energy_from": offtake, "stat_cost": COSTS[offtake], **_NO_PRICE}
+                for offtake, _ in DEMO_GRID
+            ],
             "flow_to": [
-                {
-                    "stat_energy_to": injection,
-                    "stat_compensation": None,
-                    "entity_energy_price": None,
-                    "number_energy_price": None,
-                }
+                {"stat_energy_to": injection, "stat_compensation": COSTS[injection], **_NO_PRICE}
                 for _, injection in DEMO_GRID
             ],
             "cost_adjustment_day": 0,
@@ -423,7 +515,12 @@ def energy_prefs(production_id: str | None, *, unified_grid: bool) -> dict[str, 
     """Energy dashboard sources: the demo mandates' statistic ids."""
     sources = _grid_sources(unified_grid)
     sources.append(
-        {"type": "gas", "stat_energy_from": f"fluvius:{DEMO_GAS}_offtake_total_m3", **_NO_PRICE}
+        {
+            "type": "gas",
+            "stat_energy_from": f"fluvius:{DEMO_GAS}_offtake_total_m3",
+            "stat_cost": COSTS[f"fluvius:{DEMO_GAS}_offtake_total_m3"],
+            **_NO_PRICE,
+        }
     )
     if production_id is not None:
         sources.append(
@@ -531,7 +628,9 @@ async def main(args: argparse.Namespace) -> int:
             await wait_http(session, f"{instance.ha_url}/api/onboarding", 600)
             token = await onboard(session, instance)
             await confirm_http_config(session, instance, token)
+            await ensure_price_helper(session, instance, token)
             entry_id = await ensure_entry(session, instance, token)
+            await add_tariffs(session, instance, token, entry_id)
             await wait_imported(session, instance, token, args.import_timeout)
             await set_site_names(session, instance, token, entry_id)
             await wait_imported(session, instance, token, args.import_timeout)

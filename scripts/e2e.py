@@ -41,18 +41,20 @@ import time
 from typing import Any
 
 import aiohttp
+from demo_costs import DEMO_DM, PRICE_ENTITY, cost_statistics, expected_hour_cost
 from develop import (
-    DEMO_DM,
     DEMO_USER,
     PRODUCTION_SUFFIX,
     REPO,
     Instance,
     WebSocket,
+    add_tariffs,
     configure_energy,
     confirm_http_config,
     create_entry,
     credential_steps,
     energy_statistic_ids,
+    ensure_price_helper,
     onboard,
     prepare_config,
     run_flow,
@@ -81,6 +83,8 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1400, "height": 1000}
 # Stored states are rounded to 6 decimals; the truth has 3.
 TOLERANCE = 1e-4
+# A cost recomputed from a stored (6-decimal) hour of energy: within a micro-euro.
+COST_TOLERANCE = 1e-6
 HOUR = timedelta(hours=1)
 # The Energy panel opens on the period preset stored under this key (what its
 # date picker stores when a preset is chosen).
@@ -243,6 +247,57 @@ async def check_statistics(
     await check_statistic_names(ws, ids, instance)
 
 
+async def hourly(ws: WebSocket, ids: list[str], types: list[str]) -> dict[str, Any]:
+    """Every hourly row of the statistics, from the oldest the demo can have."""
+    start = datetime.now(UTC) - timedelta(days=4 * 365)
+    result: dict[str, Any] = await ws.call(
+        {
+            "type": "recorder/statistics_during_period",
+            "start_time": start.isoformat(),
+            "statistic_ids": ids,
+            "period": "hour",
+            "types": types,
+        }
+    )
+    return result
+
+
+async def check_costs(ws: WebSocket, instance: Instance) -> None:
+    """Each cost row of the Energy dashboard's statistics, recomputed here, and its sum.
+
+    From what the websocket API shows: the energy rows, the price helper's
+    hourly means and the demo tariffs (scripts/demo_costs.py).
+    """
+    costs = cost_statistics()
+    energy = await hourly(ws, list(costs), ["state"])
+    priced = await hourly(ws, list(costs.values()), ["state", "sum"])
+    means = {
+        row["start"]: row["mean"]
+        for row in (await hourly(ws, [PRICE_ENTITY], ["mean"])).get(PRICE_ENTITY, [])
+    }
+    for energy_id, cost_id in costs.items():
+        rows = {row["start"]: row for row in priced.get(cost_id, [])}
+        hours = {row["start"]: row["state"] for row in energy.get(energy_id, [])}
+        if not rows or sorted(rows) != sorted(hours):
+            raise CheckFailedError(f"{cost_id}: {len(rows)} rows for {len(hours)} energy hours")
+        fallbacks = 0
+        previous = None
+        for start in sorted(hours):
+            want, fell_back = expected_hour_cost(energy_id, hours[start], means.get(start))
+            fallbacks += fell_back
+            row = rows[start]
+            step = row["sum"] - (previous if previous is not None else 0.0)
+            if abs(row["state"] - want) > COST_TOLERANCE or (
+                previous is not None and abs(step - row["state"]) > COST_TOLERANCE
+            ):
+                raise CheckFailedError(f"{cost_id} at {start}: {row}, expected state {want}")
+            previous = row["sum"]
+        instance.log(
+            f"{cost_id}: {len(rows)} hours, {previous:.2f} EUR, all equal"
+            + (f" ({fallbacks} hours at the fallback price)" if fallbacks else "")
+        )
+
+
 async def check_statistic_names(ws: WebSocket, ids: list[str], instance: Instance) -> None:
     """The Energy dashboard's statistics are named after their sites, never by an EAN."""
     listed = await ws.call({"type": "recorder/list_statistic_ids", "statistic_type": "sum"})
@@ -330,9 +385,33 @@ async def energy_dashboard(page: Page, instance: Instance, images: Path) -> None
     except PlaywrightError:
         raise CheckFailedError(f"the electricity view ({period}) lists no {name!r}") from None
     instance.log(f"Energy dashboard (electricity): a source named {name!r}")
-    # The picture shows the sources table, where the site names are.
+    # The picture shows the sources table, where the site names and the costs are.
     await source.scroll_into_view_if_needed()
+    table = page.locator("hui-energy-sources-table-card").first
+    cost = table.get_by_text(re.compile(r"€\s?\d|\d\s?€")).first
+    try:
+        await cost.wait_for(timeout=UI_TIMEOUT_MS)
+    except PlaywrightError:
+        raise CheckFailedError(f"the sources table ({period}) shows no cost") from None
+    instance.log(f"Energy dashboard (electricity): costs shown, e.g. {await cost.inner_text()!r}")
     await screenshot(page, instance, images / "energy-electricity.png")
+
+
+async def tariff_form(page: Page, instance: Instance, target: Path) -> None:
+    """The tariff flow as a user opens it: Add tariff on the integration's page."""
+    await page.goto(f"{instance.ha_url}/config/integrations/integration/fluvius")
+    add = page.get_by_text("Add tariff", exact=True).first
+    if not await add.is_visible():
+        await page.locator(
+            "ha-config-entry-row ha-md-button-menu, ha-config-entry-row ha-button-menu"
+        ).first.click()
+    await add.click(timeout=UI_TIMEOUT_MS)
+    dialog = page.locator("dialog-data-entry-flow")
+    for text in ("Capacity tariff", "Offtake", "Re-price from"):
+        await dialog.get_by_text(text).first.wait_for(timeout=UI_TIMEOUT_MS)
+    instance.log("tariff form: opened from the integration page")
+    await screenshot(page, instance, target)
+    await page.keyboard.press("Escape")
 
 
 async def screenshot(page: Page, instance: Instance, target: Path) -> None:
@@ -404,6 +483,7 @@ async def browser_checks(instance: Instance, device_id: str, images: Path) -> No
                 await login(page, instance)
                 await energy_dashboard(page, instance, images)
                 await device_page(page, instance, device_id, images / "device-page.png")
+                await tariff_form(page, instance, images / "tariff-form.png")
                 await integrations_page(page, instance, images / "integrations-page.png")
             except (CheckFailedError, PlaywrightError):
                 failure = instance.config_dir / "failure.png"
@@ -433,6 +513,7 @@ async def set_up_entry(
     args: argparse.Namespace,
 ) -> None:
     """Entry without mandates, the history option, then the demo mandates and a reload."""
+    await ensure_price_helper(session, instance, token)
     entry_id = await create_entry(session, instance, token)
     options = await run_flow(
         session,
@@ -457,6 +538,7 @@ async def set_up_entry(
     if reconfigured.get("reason") != "reconfigure_successful":
         raise CheckFailedError(f"reconfigure flow failed: {reconfigured}")
     instance.log(f"demo mandates added ({len(sim.mandates)}), entry reconfigured and reloaded")
+    await add_tariffs(session, instance, token, entry_id)
     await wait_imported(session, instance, token, args.import_timeout, sensors=len(sim.mandates))
     await set_site_names(session, instance, token, entry_id)
     await wait_imported(session, instance, token, args.import_timeout, sensors=len(sim.mandates))
@@ -480,6 +562,7 @@ async def check_all(
         ws = await WebSocket.connect(session, instance, token)
         try:
             await check_statistics(ws, sim, frozen, args.history_months, instance)
+            await check_costs(ws, instance)
             device_id = await device_id_of(ws, DEMO_DM)
         finally:
             await ws.close()

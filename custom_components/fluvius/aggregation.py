@@ -77,13 +77,19 @@ class HourlyData:
     ends: dict[SeriesKey, dict[datetime, datetime]] = field(default_factory=dict)
 
 
-def aggregate(responses: Iterable[EnergyResponse], *, include_reactive: bool = False) -> HourlyData:
+def aggregate(
+    responses: Iterable[EnergyResponse],
+    *,
+    include_reactive: bool = False,
+    keep_quarters: bool = True,
+) -> HourlyData:
     """Aggregate responses (oldest first) into complete hourly rows per statistic.
 
     A later value of the same meter and slice replaces an earlier one (newer
     version); different physical meters at the same instant (a meter swap) add up.
+    ``keep_quarters``: keep the quarter-hours behind the totals (a dynamic price needs them).
     """
-    collector = _Collector(include_reactive=include_reactive)
+    collector = _Collector(include_reactive=include_reactive, keep_quarters=keep_quarters)
     for response in responses:
         headpoint = response.headpoint
         if headpoint is None:
@@ -202,8 +208,9 @@ _EMPTY_BESIDE_ONE = len(_REGISTERS) - 1
 class _Collector:
     """Values per statistic and resolution, gathered slice by slice."""
 
-    def __init__(self, *, include_reactive: bool) -> None:
+    def __init__(self, *, include_reactive: bool, keep_quarters: bool) -> None:
         self._stored = ACTIVE_REGISTERS | (REACTIVE_REGISTERS if include_reactive else set())
+        self._keep_quarters = keep_quarters
         self._slots: dict[Resolution, dict[SeriesKey, _Slots]] = {r: {} for r in Resolution}
         self._pending: list[_Fold] = []
         self._state_text: dict[str | None, str | None] = {None: None}
@@ -314,7 +321,7 @@ class _Collector:
             is_power = _is_power_source(key)
             energy, power = _quarters_to_hours(combined, with_power=is_power)
             _merge(result.energy, key, energy)
-            if key.register == Register.TOTAL and key.unit == "kwh":
+            if self._keep_quarters and key.register == Register.TOTAL and key.unit == "kwh":
                 result.quarters[key] = combined
             if is_power:
                 power_key = SeriesKey.power(key.ean)

@@ -63,8 +63,13 @@ class CostWriter:
         self._tariffs = tariffs
         self._warned: set[str] = set()
 
-    async def async_write(self, ean: str, data: HourlyData, site: Site) -> set[str]:
-        """Write the costs of one EAN's energy rows; return the statistic ids written."""
+    async def async_write(
+        self, ean: str, data: HourlyData, site: Site, *, peaks_due: bool
+    ) -> set[str]:
+        """Write the costs of one EAN's energy rows; return the statistic ids written.
+
+        ``peaks_due``: the peaks may have changed, so the capacity cost is worked out again.
+        """
         tariff = self._tariffs().of(ean)
         if tariff is None:
             return set()
@@ -75,7 +80,8 @@ class CostWriter:
                 await self._async_write_series(ean, series, data, site)
                 written.add(series.key.statistic_id)
         if (
-            tariff.capacity_eur_per_kw_year is not None
+            peaks_due
+            and tariff.capacity_eur_per_kw_year is not None
             and not site.gas
             and data.power.get(SeriesKey.power(ean))
         ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict as dataclass_fields
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
@@ -70,6 +71,7 @@ async def async_get_config_entry_diagnostics(
         },
         "history_import": _history_import(data),
         "monthly_peaks": _monthly_peaks(data),
+        "tariffs": _tariffs(data),
     }
 
 
@@ -118,6 +120,35 @@ def _history_import(data: FluviusRuntimeData) -> dict[str | None, Any]:
         }
         for ean, state in data.importer.states.by_ean.items()
     }
+
+
+def _tariffs(data: FluviusRuntimeData) -> list[dict[str, Any]]:
+    """Each tariff: its prices and rate, its EANs (masked) and their fallback quarter-hours."""
+    states = data.importer.states
+    return [
+        {
+            "name": tariff.name,
+            "prices": {
+                kind: None if price is None else dataclass_fields(price)
+                for kind, price in (
+                    ("offtake", tariff.offtake),
+                    ("injection", tariff.injection),
+                    ("gas", tariff.gas),
+                )
+            },
+            "capacity_eur_per_kw_year": tariff.capacity_eur_per_kw_year,
+            "reprice_from": None if tariff.reprice_from is None else str(tariff.reprice_from),
+            "eans": {
+                mask_ean(ean): {
+                    "priced_with_this_tariff": (state := states.get(ean)) is not None
+                    and state.tariff == tariff.fingerprint,
+                    "fallback_quarter_hours": 0 if state is None else state.fallback_quarter_hours,
+                }
+                for ean in sorted(tariff.eans)
+            },
+        }
+        for tariff in data.importer.tariffs.tariffs
+    ]
 
 
 def _monthly_peaks(data: FluviusRuntimeData) -> dict[str | None, Any]:

@@ -112,7 +112,14 @@ class StatisticsImporter:
     ) -> HourlyData:
         """Record the meter kind, aggregate responses (oldest first), update peaks, write rows."""
         await self.async_observe(ean, responses)
-        data = await async_aggregate(self._hass, responses, include_reactive=self.include_reactive)
+        tariff = self.tariffs.of(ean)
+        data = await async_aggregate(
+            self._hass,
+            responses,
+            include_reactive=self.include_reactive,
+            # Only a dynamic price needs the quarter-hours: a fixed one prices the hour.
+            keep_quarters=tariff is not None and tariff.is_dynamic,
+        )
         return await self.async_write_data(ean, data)
 
     async def async_write_data(self, ean: str, data: HourlyData) -> HourlyData:
@@ -120,9 +127,13 @@ class StatisticsImporter:
         if await self.peaks.async_add(ean, data.quarter_hours.get(SeriesKey.power(ean), {})):
             self.async_notify()
         site = self.sites.site(ean)
-        await self.writer.async_write(data, site)
+        changed = await self.writer.async_write(data, site)
         ids = {key.statistic_id for key in (*data.energy, *data.power)}
-        ids |= await self.costs.async_write(ean, data, site)
+        # The capacity cost follows the peaks: new power rows, or a re-pricing read.
+        peaks_due = SeriesKey.power(ean).statistic_id in changed or not self.states.history_done(
+            ean
+        )
+        ids |= await self.costs.async_write(ean, data, site, peaks_due=peaks_due)
         state = self.states.ensure(ean)
         if ids - (state.statistic_ids or set()):
             state.statistic_ids = (state.statistic_ids or set()) | ids
@@ -184,9 +195,12 @@ class StatisticsImporter:
             state = self.states.by_ean.pop(ean, None)
             if state is not None and state.statistic_ids:
                 cleared.extend(sorted(state.statistic_ids))
-            if state is not None and state.meter_kind is not None:
-                # The meter stays what it is: its device keeps its model.
-                self.states.by_ean[ean] = EanImportState(meter_kind=state.meter_kind)
+            if state is not None and (state.meter_kind is not None or state.tariff is not None):
+                # The meter stays what it is (its device keeps its model), and the
+                # import that follows prices with the tariff it has.
+                self.states.by_ean[ean] = EanImportState(
+                    meter_kind=state.meter_kind, tariff=state.tariff
+                )
         if cleared:
             await self.writer.async_clear(cleared)
         await self.peaks.async_clear(targets)

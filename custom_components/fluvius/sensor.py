@@ -560,13 +560,13 @@ def _new_peak_entities(
         added.add("peaks")
         new += [FluviusPeakSensor(data, ean, mandate, d) for d in PEAK_SENSORS]
     tariff = data.importer.tariffs.of(ean)
-    if (
-        tariff is not None
-        and tariff.capacity_eur_per_kw_year is not None
-        and "capacity" not in added
-    ):
+    if "capacity" not in added:
         added.add("capacity")
-        new.append(FluviusPeakSensor(data, ean, mandate, CAPACITY_TARIFF_SENSOR))
+        if tariff is not None and tariff.capacity_eur_per_kw_year is not None:
+            new.append(FluviusPeakSensor(data, ean, mandate, CAPACITY_TARIFF_SENSOR))
+        else:
+            # A tariff changed or gone: what no longer applies leaves the registry.
+            _async_forget_entity(data.energy.hass, f"{ean}_{CAPACITY_TARIFF_SENSOR.key}")
     kind = data.importer.states.meter_kind(ean)
     if kind is not None and "meter_kind" not in added:
         added.add("meter_kind")
@@ -600,11 +600,10 @@ def _new_entities(
             if not d.gas_only or mandate.energy_type == EnergyType.GAS
         ]
         tariff = data.importer.tariffs.of(ean)
-        if tariff is not None and any(
-            price is not None and price.is_dynamic
-            for price in (tariff.offtake, tariff.injection, tariff.gas)
-        ):
+        if tariff is not None and tariff.is_dynamic:
             new.append(FluviusDataSensor(data, ean, mandate, FALLBACK_PRICE_SENSOR))
+        else:
+            _async_forget_entity(data.energy.hass, f"{ean}_{FALLBACK_PRICE_SENSOR.key}")
     new += _new_peak_entities(data, ean, mandate, added)
     snapshot = data.energy.data.get(ean) if data.energy.data else None
     if snapshot is not None:

@@ -322,9 +322,15 @@ def _row_to_data(row: Any) -> StatisticData:
 
 
 async def async_aggregate(
-    hass: HomeAssistant, responses: Sequence[EnergyResponse], *, include_reactive: bool
+    hass: HomeAssistant,
+    responses: Sequence[EnergyResponse],
+    *,
+    include_reactive: bool,
+    keep_quarters: bool = True,
 ) -> HourlyData:
     """Aggregate in an executor thread: a 185-day window has tens of thousands of values."""
     return await hass.async_add_executor_job(
-        partial(aggregate, responses, include_reactive=include_reactive)
+        partial(
+            aggregate, responses, include_reactive=include_reactive, keep_quarters=keep_quarters
+        )
     )

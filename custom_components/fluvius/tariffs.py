@@ -82,6 +82,14 @@ class Tariff:
     fingerprint: str
 
     @property
+    def is_dynamic(self) -> bool:
+        """Whether a price entity prices anything of the tariff."""
+        return any(
+            price is not None and price.is_dynamic
+            for price in (self.offtake, self.injection, self.gas)
+        )
+
+    @property
     def reprice_start(self) -> datetime | None:
         """The moment re-pricing starts after a change; None: the whole history."""
         return None if self.reprice_from is None else local_midnight(self.reprice_from)

@@ -13,6 +13,8 @@ from calendar import monthrange
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from pathlib import Path
+import re
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -431,3 +433,65 @@ async def test_capacity_tariff_equals_an_independent_calculation(
             monthrange(*month)[1] / year_days * rate * sum(used) / len(used)
         )
     assert_costs(await stored(hass, f"fluvius:{DIGITAL}_offtake_capacity_eur"), rows)
+
+
+README = Path(__file__).parent.parent.parent / "README.md"
+# The worked example's day-ahead prices (EUR/MWh) per local hour of Monday 16 November 2026.
+EXAMPLE_DAY = date(2026, 11, 16)
+
+
+def readme_example() -> tuple[list[tuple[int, float, float, float, float]], float]:
+    """The README's worked-example rows (hour, kWh, EUR/MWh, EUR/kWh, EUR) and total."""
+    text = README.read_text(encoding="utf-8")
+    block = text.split("<!-- worked-example -->")[1]
+    rows = []
+    total = None
+    for line in block.splitlines():
+        cells = [cell.strip().strip("*") for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and re.fullmatch(r"\d\d:00", cells[0]):
+            hour, *numbers = cells
+            rows.append((int(hour[:2]), *map(float, numbers)))
+        elif len(cells) == 5 and cells[0] == "Day":
+            total = float(cells[4])
+    assert total is not None
+    return rows, total
+
+
+async def test_the_readme_worked_example_matches_the_statistic(
+    hass: HomeAssistant, simulator: FluviusSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to("2026-11-18T09:17:00+00:00")
+    rows, total = readme_example()
+    assert [row[0] for row in rows] == list(range(24))
+    simulator.add_mandate(DIGITAL)
+    day_start = local_midnight(EXAMPLE_DAY)
+    record_prices(hass, {day_start + timedelta(hours=hour): mwh for hour, _, mwh, _, _ in rows})
+    await async_wait_recording_done(hass)
+    await setup_entry(
+        hass,
+        simulator,
+        subentries=[
+            tariff(
+                {
+                    "eans": [DIGITAL],
+                    "offtake": {
+                        "price": 0.30,
+                        "price_entity": PRICE_ENTITY,
+                        "multiplier": 1.06,
+                        "adder": 0.012,
+                    },
+                }
+            )
+        ],
+    )
+    energy = await stored(hass, f"fluvius:{DIGITAL}_offtake_total_kwh")
+    costs = await stored(hass, f"fluvius:{DIGITAL}_offtake_cost_eur")
+    for hour, kwh, mwh, price, cost in rows:
+        start = day_start + timedelta(hours=hour)
+        assert round(energy[start]["state"], 3) == kwh, hour
+        assert round(1.06 * mwh / 1000 + 0.012, 5) == price, hour
+        assert round(costs[start]["state"], 4) == cost, hour
+        assert round(kwh * price, 4) == pytest.approx(cost, abs=1.5e-4), hour
+    before = costs[day_start - timedelta(hours=1)]["sum"]
+    after = costs[day_start + timedelta(hours=23)]["sum"]
+    assert round(after - before, 2) == total

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder.statistics import list_statistic_ids
+from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.recorder import get_instance
@@ -12,6 +13,7 @@ import pytest
 
 from custom_components.fluvius.const import DOMAIN
 from custom_components.fluvius.diagnostics import async_get_config_entry_diagnostics
+from custom_components.fluvius.tariffs import SUBENTRY_TARIFF
 from fluvius_simulator import FluviusSimulator
 
 from .helpers import settle, setup_entry
@@ -27,7 +29,13 @@ def frozen_now(freezer: FrozenDateTimeFactory) -> None:
 
 async def test_diagnostics_redact_secrets(hass: HomeAssistant, simulator: FluviusSimulator) -> None:
     simulator.add_mandate(DM_ELECTRICITY)
-    entry = await setup_entry(hass, simulator)
+    tariff = ConfigSubentryData(
+        data={"eans": [DM_ELECTRICITY], "offtake": {"price": 0.3}, "capacity_tariff": 50.0},
+        subentry_type=SUBENTRY_TARIFF,
+        title="Supplier",
+        unique_id=None,
+    )
+    entry = await setup_entry(hass, simulator, subentries=[tariff])
     diagnostics = await async_get_config_entry_diagnostics(hass, entry)
     text = orjson.dumps(diagnostics).decode()
     creds = simulator.credentials
@@ -46,6 +54,15 @@ async def test_diagnostics_redact_secrets(hass: HomeAssistant, simulator: Fluviu
     (next_poll,) = energy["next_polls"].values()
     assert next_poll > "2026-03"
     assert energy["failed_polls"] == energy["refused_requests"] == {}
+    (priced,) = diagnostics["tariffs"]
+    assert priced["prices"]["offtake"]["fixed"] == 0.3
+    assert priced["capacity_eur_per_kw_year"] == 50.0
+    assert priced["eans"] == {
+        diagnostics["mandates"][0]["ean"]: {
+            "priced_with_this_tariff": True,
+            "fallback_quarter_hours": 0,
+        }
+    }
 
 
 async def _statistic_ids(hass: HomeAssistant) -> set[str]:

@@ -57,7 +57,12 @@ async def test_a_tariff_is_stored_without_blanks(
         result["flow_id"],
         form(
             eans=[GAS, DIGITAL],
-            offtake={"price": 0.25, "price_entity": PRICE_ENTITY, "multiplier": 1.06, "adder": 0.01},
+            offtake={
+                "price": 0.25,
+                "price_entity": PRICE_ENTITY,
+                "multiplier": 1.06,
+                "adder": 0.01,
+            },
             injection={"price": 0.04, "night_price": 0.03},
             gas={"price": 1.1, "gas_unit": "m3"},
             capacity_tariff=53.2,
