@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from msgspec.structs import replace
 
 from .api import EnergyResponse, EnergySeries, Resolution, TimeSlice
-from .timeutil import BRUSSELS, GAS_DAY_START_HOUR, HOUR, local_midnight
+from .timeutil import BRUSSELS, GAS_DAY_START_HOUR, HOUR, join_spans, local_midnight
 
 _STEPS = {Resolution.QUARTER_HOURLY: timedelta(minutes=15), Resolution.HOURLY: HOUR}
 _LAST = datetime.max.replace(tzinfo=UTC)
@@ -78,13 +78,7 @@ def _enclosing(days: list[Block], moment: datetime) -> Block | None:
 
 def contiguous(blocks: Iterable[Block]) -> list[Block]:
     """Adjacent or overlapping days joined into ranges: one readTime call each."""
-    ranges: list[Block] = []
-    for start, end in sorted(blocks):
-        if ranges and start <= ranges[-1][1]:
-            ranges[-1] = (ranges[-1][0], max(end, ranges[-1][1]))
-        else:
-            ranges.append((start, end))
-    return ranges
+    return join_spans(blocks)
 
 
 def without_blocks(response: EnergyResponse, blocks: Iterable[Block]) -> EnergyResponse:

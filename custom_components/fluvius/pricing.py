@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from .series import SeriesKey
 from .tariffs import INJECTION, OFFTAKE, Price, Tariff, cost_key
+from .timeutil import join_spans
 
 QUARTER_SECONDS = 900
 _HALF_QUARTER = QUARTER_SECONDS / 2
@@ -184,13 +185,7 @@ def cost_series(ean: str, tariff: Tariff, *, gas: bool, day_night: bool) -> list
 
 def merge_runs(spans: Iterable[tuple[int, int]]) -> Runs:
     """Spans joined into sorted, disjoint runs."""
-    runs: Runs = []
-    for first, end in sorted(spans):
-        if runs and first <= runs[-1][1]:
-            runs[-1] = (runs[-1][0], max(end, runs[-1][1]))
-        else:
-            runs.append((first, end))
-    return runs
+    return join_spans(spans)
 
 
 def replace_runs(old: Runs, covered: Runs, new: Iterable[int]) -> Runs:

@@ -6,6 +6,7 @@ in local months; Home Assistant keeps statistics in UTC hours. Pure functions.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -75,6 +76,17 @@ def first_of_month_back(moment: datetime, months: int) -> date:
 def month_id(key: MonthKey) -> str:
     """``YYYY-MM``, as months are shown in attributes, events and stores."""
     return f"{key[0]:04d}-{key[1]:02d}"
+
+
+def join_spans[T: (datetime, int)](spans: Iterable[tuple[T, T]]) -> list[tuple[T, T]]:
+    """[start, end) spans, adjacent or overlapping ones joined, in order."""
+    joined: list[tuple[T, T]] = []
+    for start, end in sorted(spans):
+        if joined and start <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(end, joined[-1][1]))
+        else:
+            joined.append((start, end))
+    return joined
 
 
 def isoformat(moment: datetime | None) -> str | None:

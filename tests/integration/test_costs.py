@@ -255,6 +255,17 @@ class PriceHistory:
         import_means(hass, self.means)
 
 
+def dynamic_tariff(fallback: float, adder: float, **sections: dict[str, Any]) -> ConfigSubentryData:
+    """The Town hall's offtake at the price entity's price x 1.06 + ``adder``."""
+    offtake = {
+        "price": fallback,
+        "price_entity": PRICE_ENTITY,
+        "multiplier": 1.06,
+        "adder": adder,
+    }
+    return tariff({"eans": [DIGITAL], "offtake": offtake, **sections})
+
+
 async def setup_dynamic(
     hass: HomeAssistant, simulator: FluviusSimulator, history: PriceHistory
 ) -> Any:
@@ -264,20 +275,7 @@ async def setup_dynamic(
     return await setup_entry(
         hass,
         simulator,
-        subentries=[
-            tariff(
-                {
-                    "eans": [DIGITAL],
-                    "offtake": {
-                        "price": 0.25,
-                        "price_entity": PRICE_ENTITY,
-                        "multiplier": 1.06,
-                        "adder": 0.0125,
-                    },
-                    "injection": {"price": 0.04},
-                }
-            )
-        ],
+        subentries=[dynamic_tariff(0.25, 0.0125, injection={"price": 0.04})],
     )
 
 
@@ -467,23 +465,7 @@ async def test_the_readme_worked_example_matches_the_statistic(
     day_start = local_midnight(EXAMPLE_DAY)
     record_prices(hass, {day_start + timedelta(hours=hour): mwh for hour, _, mwh, _, _ in rows})
     await async_wait_recording_done(hass)
-    await setup_entry(
-        hass,
-        simulator,
-        subentries=[
-            tariff(
-                {
-                    "eans": [DIGITAL],
-                    "offtake": {
-                        "price": 0.30,
-                        "price_entity": PRICE_ENTITY,
-                        "multiplier": 1.06,
-                        "adder": 0.012,
-                    },
-                }
-            )
-        ],
-    )
+    await setup_entry(hass, simulator, subentries=[dynamic_tariff(0.30, 0.012)])
     energy = await stored(hass, f"fluvius:{DIGITAL}_offtake_total_kwh")
     costs = await stored(hass, f"fluvius:{DIGITAL}_offtake_cost_eur")
     for hour, kwh, mwh, price, cost in rows:
