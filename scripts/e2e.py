@@ -400,11 +400,7 @@ async def energy_dashboard(page: Page, instance: Instance, images: Path) -> None
 async def tariff_form(page: Page, instance: Instance, target: Path) -> None:
     """The tariff flow as a user opens it: Add tariff on the integration's page."""
     await page.goto(f"{instance.ha_url}/config/integrations/integration/fluvius")
-    add = page.get_by_text("Add tariff", exact=True).first
-    if not await add.is_visible():
-        await page.locator(
-            "ha-config-entry-row ha-md-button-menu, ha-config-entry-row ha-button-menu"
-        ).first.click()
+    add = page.get_by_role("button", name="Add tariff").first
     await add.click(timeout=UI_TIMEOUT_MS)
     dialog = page.locator("dialog-data-entry-flow")
     for text in ("Capacity tariff", "Offtake", "Re-price from"):

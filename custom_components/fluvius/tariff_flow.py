@@ -190,7 +190,8 @@ def _schema(options: list[SelectOptionDict]) -> vol.Schema:
     return vol.Schema(
         {
             vol.Required(CONF_NAME): TextSelector(),
-            vol.Required(CONF_EANS): SelectSelector(
+            # Optional with an empty default: a required list would start with its first EAN ticked.
+            vol.Optional(CONF_EANS, default=[]): SelectSelector(
                 SelectSelectorConfig(options=options, multiple=True, mode=SelectSelectorMode.LIST)
             ),
             vol.Required(OFFTAKE): _price_section(OFFTAKE),
