@@ -149,18 +149,28 @@ class CostWriter:
         self, ean: str, tariff: Tariff, data: HourlyData, site: Site
     ) -> None:
         """Re-cost the months the write's peaks count in, from the stored hourly maxima."""
-        rate = tariff.capacity_eur_per_kw_year
-        hours = data.power[SeriesKey.power(ean)]
-        touched = {local_month(hour) for hour in hours}
-        current = local_month(dt_util.utcnow())
-        first = min(touched)
-        last = min(shift_month(max(touched), _AVERAGED_MONTHS - 1), current)
+        touched = {local_month(hour) for hour in data.power[SeriesKey.power(ean)]}
+        await self._async_cost_months(ean, tariff, site, min(touched), max(touched))
+
+    async def async_after_cut(self, ean: str, moment: datetime, site: Site) -> None:
+        """Re-cost the month of a data period cut and those after it (their peaks went)."""
+        tariff = self._tariffs().of(ean)
+        if tariff is not None and tariff.capacity_eur_per_kw_year is not None and not site.gas:
+            month = local_month(moment)
+            await self._async_cost_months(ean, tariff, site, month, month)
+
+    async def _async_cost_months(
+        self, ean: str, tariff: Tariff, site: Site, first: MonthKey, last_touched: MonthKey
+    ) -> None:
+        """Capacity rows from ``first`` to the last month a touched month counts in."""
+        last = min(shift_month(last_touched, _AVERAGED_MONTHS - 1), local_month(dt_util.utcnow()))
         read_from = month_bounds(*shift_month(first, 1 - _AVERAGED_MONTHS))[0]
         maxima = await get_instance(self._hass).async_add_executor_job(
             _read_maxima, self._hass, SeriesKey.power(ean).statistic_id, read_from
         )
-        months = _months(first, last)
-        rows = capacity_rows(monthly_maxima(maxima), months, rate or 0.0)
+        rows = capacity_rows(
+            monthly_maxima(maxima), _months(first, last), tariff.capacity_eur_per_kw_year or 0.0
+        )
         await self._writer.async_write_sums({capacity_key(ean): rows}, site)
 
 

@@ -177,6 +177,7 @@ class StatisticsImporter:
                     new_end.isoformat(),
                 )
                 await self.writer.async_delete_from(sorted(state.statistic_ids), new_end)
+                await self.costs.async_after_cut(ean, new_end, self.sites.site(ean))
             await self.peaks.async_delete_from(ean, new_end)
             # The peak sensors follow the cut at once.
             self.async_notify()

@@ -23,6 +23,7 @@ from homeassistant.helpers.selector import (
 )
 
 from .compat import vol
+from .naming import Site
 from .pricing import price_unit_factor
 from .tariffs import (
     CONF_ADDER,
@@ -90,7 +91,7 @@ class TariffSubentryFlow(ConfigSubentryFlow):
             subentry = entry.subentries[own_id]
             suggested = {CONF_NAME: subentry.title, **subentry.data, CONF_REPRICE_FROM: None}
         options = [
-            SelectOptionDict(value=ean, label=f"{data.importer.sites.site(ean).label} ({ean})")
+            SelectOptionDict(value=ean, label=_label(data.importer.sites.site(ean)))
             for ean in sorted(by_ean)
         ]
         return self.async_show_form(
@@ -139,6 +140,13 @@ class TariffSubentryFlow(ConfigSubentryFlow):
         if price_unit_factor(unit, energy_unit) is None:
             return "price_entity_unit"
         return None
+
+
+def _label(site: Site) -> str:
+    """'Town hall, gas (541…)': a building's electricity and gas meters share its name."""
+    kind = "gas" if site.gas else "electricity"
+    name = f"{site.name}, {kind}" if site.name else site.label
+    return f"{name} ({site.ean})"
 
 
 def _stored(user_input: Mapping[str, Any]) -> dict[str, Any]:

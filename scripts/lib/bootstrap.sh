@@ -25,6 +25,7 @@ RECORDER_TESTS=(
     tests/integration/test_services.py
     tests/integration/test_late_data.py
     tests/integration/test_site_names.py
+    tests/integration/test_costs.py
 )
 
 _step_started=0

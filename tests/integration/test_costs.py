@@ -157,6 +157,48 @@ async def test_fixed_prices_for_offtake_injection_and_gas(
     )
 
 
+def hour_peaks(quarters: dict[datetime, float], until: datetime) -> dict[datetime, float]:
+    """Per complete hour before ``until``, its highest quarter-hour power (kW)."""
+    by_hour: dict[datetime, list[float]] = defaultdict(list)
+    for moment, kwh in quarters.items():
+        if moment < until:
+            by_hour[moment.replace(minute=0)].append(kwh)
+    return {hour: max(values) * 4 for hour, values in by_hour.items() if len(values) == 4}
+
+
+async def test_a_data_period_cut_back_deletes_the_costs_after_it(
+    hass: HomeAssistant, simulator: FluviusSimulator
+) -> None:
+    simulator.add_mandate(DIGITAL)
+    entry = await setup_entry(
+        hass,
+        simulator,
+        subentries=[tariff({"eans": [DIGITAL], "offtake": {"price": 0.3}, "capacity_tariff": 50})],
+    )
+    march = hour_peaks(
+        truth_quarters(simulator, DIGITAL, "offtake"), local_midnight(date(2026, 4, 1))
+    )
+    # Cut on the day of March's peak: March is then costed on a lower peak.
+    cut = local_midnight(max(march, key=march.__getitem__).astimezone(BRUSSELS).date())
+    assert cut > START
+    cost_id = f"fluvius:{DIGITAL}_offtake_cost_eur"
+    capacity_id = f"fluvius:{DIGITAL}_offtake_capacity_eur"
+    rows = await stored(hass, cost_id)
+    kept = {hour: row for hour, row in rows.items() if hour < cut}
+    assert len(kept) < len(rows)
+    assert len(await stored(hass, capacity_id)) == 2
+
+    simulator.set_data_period_to(DIGITAL, cut)
+    await entry.runtime_data.mandates.async_refresh()
+    await settle(hass)
+    assert await stored(hass, cost_id) == kept
+    # April's row went with the cut; March is costed again on its peak before the cut.
+    (march_row,) = (await stored(hass, capacity_id)).values()
+    before_cut = max(kw for hour, kw in march.items() if hour < cut)
+    assert before_cut < max(march.values())
+    assert march_row["state"] == pytest.approx(31 / 365 * 50 * before_cut, abs=TOLERANCE)
+
+
 async def test_day_and_night_prices_price_the_daily_registers(
     hass: HomeAssistant, simulator: FluviusSimulator
 ) -> None:
@@ -416,12 +458,8 @@ async def test_capacity_tariff_equals_an_independent_calculation(
 
     # The monthly statistic: each month costed on the months before it that have data.
     hourly_peaks: dict[tuple[int, int], float] = defaultdict(float)
-    by_hour: dict[datetime, list[float]] = defaultdict(list)
-    for moment, kwh in quarters.items():
-        by_hour[moment.replace(minute=0)].append(kwh)
-    for hour, values in by_hour.items():
-        if len(values) == 4:
-            hourly_peaks[month_of(hour)] = max(hourly_peaks[month_of(hour)], max(values) * 4)
+    for hour, kw in hour_peaks(quarters, dt_util.utcnow()).items():
+        hourly_peaks[month_of(hour)] = max(hourly_peaks[month_of(hour)], kw)
     months = sorted(hourly_peaks)
     rows = {}
     for index, month in enumerate(months):

@@ -16,6 +16,7 @@ from .helpers import make_entry, settle, setup_entry
 
 DIGITAL = "541440110000000000"
 GAS = "541441010000000000"
+DAILY = "541440100000000000"
 PRICE_ENTITY = "sensor.day_ahead_price"
 
 
@@ -47,11 +48,18 @@ async def test_a_tariff_is_stored_without_blanks(
 ) -> None:
     simulator.add_mandate(DIGITAL)
     simulator.add_mandate(GAS)
-    entry = await setup_entry(hass, simulator)
+    simulator.add_mandate(DAILY)
+    names = {DIGITAL: "Town hall", GAS: "Town hall"}
+    entry = await setup_entry(hass, simulator, options={"site_names": names})
     hass.states.async_set(PRICE_ENTITY, "91.5", {"unit_of_measurement": "€/MWh"})
     result = await start(hass, entry.entry_id)
     labels = [option["label"] for option in result["data_schema"].schema["eans"].config["options"]]
-    assert labels == [f"Electricity …000000 ({DIGITAL})", f"Gas …000000 ({GAS})"]
+    # A building's meters share its name; the kind tells them apart, as the default does.
+    assert labels == [
+        f"Electricity …00000000000 ({DAILY})",
+        f"Town hall, electricity ({DIGITAL})",
+        f"Town hall, gas ({GAS})",
+    ]
     result = await submit(
         hass,
         result["flow_id"],
