@@ -8,15 +8,18 @@ Prices come from the recorder: a price entity's states, else its hourly means.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 import math
 from typing import Any
 
 from homeassistant.components.recorder.history import state_changes_during_period
-from homeassistant.components.recorder.statistics import statistics_during_period
+from homeassistant.components.recorder.statistics import get_metadata, statistics_during_period
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.recorder import get_instance
+from homeassistant.helpers.start import async_at_started
 from homeassistant.util import dt as dt_util
 
 from .aggregation import HourlyData
@@ -126,8 +129,7 @@ class CostWriter:
             fixed = price.night if night and price.night is not None else price.fixed
             return PriceCurve(fallback=fixed)
         curve = PriceCurve(fallback=price.fixed, dynamic=True, adder=price.adder)
-        state = self._hass.states.get(price.entity_id)
-        unit = None if state is None else state.attributes.get("unit_of_measurement")
+        unit = await self._async_price_unit(price.entity_id)
         factor = price_unit_factor(unit, price.unit)
         if factor is None:
             if price.entity_id not in self._warned:
@@ -144,6 +146,25 @@ class CostWriter:
             self._hass
         ).async_add_executor_job(_read_prices, self._hass, price.entity_id, start, end)
         return curve
+
+    async def _async_price_unit(self, entity_id: str) -> str | None:
+        """The price entity's unit: from its state, else from its recorded statistics.
+
+        Waits for Home Assistant to have started: before, the entity may not
+        exist yet, and its costs would be priced with the fallback.
+        """
+        if not self._hass.is_running:
+            started: asyncio.Future[None] = self._hass.loop.create_future()
+            async_at_started(self._hass, lambda _hass: _settle(started))
+            await started
+        state = self._hass.states.get(entity_id)
+        unit = None if state is None else state.attributes.get("unit_of_measurement")
+        if unit is not None:
+            return str(unit)
+        stored = await get_instance(self._hass).async_add_executor_job(
+            partial(get_metadata, self._hass, statistic_ids={entity_id})
+        )
+        return stored[entity_id][1]["unit_of_measurement"] if entity_id in stored else None
 
     async def _async_write_capacity(
         self, ean: str, tariff: Tariff, data: HourlyData, site: Site
@@ -172,6 +193,11 @@ class CostWriter:
             monthly_maxima(maxima), _months(first, last), tariff.capacity_eur_per_kw_year or 0.0
         )
         await self._writer.async_write_sums({capacity_key(ean): rows}, site)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _months(first: MonthKey, last: MonthKey) -> list[MonthKey]:

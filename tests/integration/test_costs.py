@@ -309,11 +309,15 @@ def dynamic_tariff(fallback: float, adder: float, **sections: dict[str, Any]) ->
 
 
 async def setup_dynamic(
-    hass: HomeAssistant, simulator: FluviusSimulator, history: PriceHistory
+    hass: HomeAssistant, simulator: FluviusSimulator, history: PriceHistory, *, gone: bool = False
 ) -> Any:
+    """``gone``: the price entity no longer exists (its unit comes from its statistics)."""
     simulator.add_mandate(DIGITAL)
     history.write(hass)
     await async_wait_recording_done(hass)
+    if gone:
+        hass.states.async_remove(PRICE_ENTITY)
+        await async_wait_recording_done(hass)
     return await setup_entry(
         hass,
         simulator,
@@ -351,7 +355,7 @@ async def test_a_correction_reprices_its_quarter_hour_and_rebases_the_sums(
     history = PriceHistory(
         local_midnight(date(2026, 3, 25)), local_midnight(date(2026, 3, 20)), now
     )
-    entry = await setup_dynamic(hass, simulator, history)
+    entry = await setup_dynamic(hass, simulator, history, gone=True)
     price_at = history.price_at(1.06, 0.0125, 0.25)
     before = await stored(hass, f"fluvius:{DIGITAL}_offtake_cost_eur")
 
