@@ -64,7 +64,9 @@ def rows_only(data: HourlyData) -> HourlyData:
 
 
 def decoded(bodies: list[bytes], *, include_reactive: bool = False) -> HourlyData:
-    data = aggregate([parse_energy(b) for b in bodies], include_reactive=include_reactive)
+    data = aggregate(
+        [parse_energy(b) for b in bodies], include_reactive=include_reactive, keep_quarters=True
+    )
     assert_priced_detail(data)
     return rows_only(data)
 
@@ -114,7 +116,9 @@ async def test_the_executor_job_returns_the_reference_rows(
     hass: Any, simulator: FluviusSimulator
 ) -> None:
     body = await window_body(simulator, DM_ELECTRICITY, days=20)
-    data = await async_aggregate(hass, [parse_energy(body)], include_reactive=False)
+    data = await async_aggregate(
+        hass, [parse_energy(body)], include_reactive=False, keep_quarters=True
+    )
     assert_priced_detail(data)
     assert data.quarters
     assert rows_only(data) == reference([body])

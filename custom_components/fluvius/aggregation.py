@@ -81,7 +81,7 @@ def aggregate(
     responses: Iterable[EnergyResponse],
     *,
     include_reactive: bool = False,
-    keep_quarters: bool = True,
+    keep_quarters: bool = False,
 ) -> HourlyData:
     """Aggregate responses (oldest first) into complete hourly rows per statistic.
 

@@ -326,7 +326,7 @@ async def async_aggregate(
     responses: Sequence[EnergyResponse],
     *,
     include_reactive: bool,
-    keep_quarters: bool = True,
+    keep_quarters: bool = False,
 ) -> HourlyData:
     """Aggregate in an executor thread: a 185-day window has tens of thousands of values."""
     return await hass.async_add_executor_job(
