@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -37,6 +37,7 @@ from custom_components.fluvius.api import (
     parse_mock_mandate,
     parse_token,
 )
+from custom_components.fluvius.api.decoder import SLICES_PER_DECODE
 
 DM_DAILY: dict[str, Any] = {
     "_meta": {"fetchTime": "2025-01-16T07:00:00Z"},
@@ -619,6 +620,49 @@ def test_a_large_body_decodes_without_touching_the_collector() -> None:
         "Expected `datetime`, got `int` - at `$.data.headpoint.physicalMeters[0].hourlyEnergy[1200].end`"
     )
     assert gc.isenabled()
+
+
+def test_slices_decode_in_batches_keeping_order_offsets_and_error_paths() -> None:
+    """Arrays longer than a batch come back whole and in order; errors name the body's index."""
+    count = 2 * SLICES_PER_DECODE + 5
+    document = copy.deepcopy(GAS_HOURLY)
+    meter = document["data"]["headpoint"]["physicalMeters"][0]
+    template = meter["hourlyEnergy"][0]
+    slices = []
+    for index in range(count):
+        item = copy.deepcopy(template)
+        # Local time in the last batch: converted to UTC like any other slice.
+        offset = "+01:00" if index >= 2 * SLICES_PER_DECODE else "Z"
+        start = datetime(2026, 1, 1, tzinfo=UTC) + index * timedelta(hours=1)
+        local = start + (timedelta(hours=1) if offset != "Z" else timedelta())
+        item["start"] = f"{local:%Y-%m-%dT%H:%M:%S}{offset}"
+        item["end"] = f"{local + timedelta(hours=1):%Y-%m-%dT%H:%M:%S}{offset}"
+        slices.append(item)
+    meter["hourlyEnergy"] = slices
+    response = parse_energy(dumps(document))
+    assert response.headpoint is not None
+    decoded = response.headpoint.physical_meters[0].energy.hourly
+    assert [item.start for item in decoded] == [
+        datetime(2026, 1, 1, tzinfo=UTC) + index * timedelta(hours=1) for index in range(count)
+    ]
+    assert all(item.start.tzinfo is UTC and item.end.tzinfo is UTC for item in decoded)
+    bad = SLICES_PER_DECODE + 7
+    slices[bad]["measurements"] = "none"
+    with pytest.raises(FluviusResponseError) as caught:
+        parse_energy(dumps(document))
+    assert str(caught.value).endswith(
+        f"Expected `array | null`, got `str`"
+        f" - at `$.data.headpoint.physicalMeters[0].hourlyEnergy[{bad}].measurements`"
+    )
+    del slices[bad]["measurements"]
+    out_of_range = 2 * SLICES_PER_DECODE + 2
+    slices[out_of_range]["start"] = "0001-01-01T00:00:00+01:00"
+    with pytest.raises(FluviusResponseError) as caught:
+        parse_energy(dumps(document))
+    assert str(caught.value).endswith(
+        f"datetime out of range in UTC"
+        f" - at `$.data.headpoint.physicalMeters[0].hourlyEnergy[{out_of_range}].start`"
+    )
 
 
 _json = st.recursive(
