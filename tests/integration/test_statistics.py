@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder.statistics import statistics_during_period
+from homeassistant.components.recorder.tasks import ImportStatisticsTask
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
@@ -22,6 +24,12 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 
 from custom_components.fluvius.const import DOMAIN
+from custom_components.fluvius.statistics import (
+    BATCH_SECONDS,
+    MAX_BATCH_ROWS,
+    MIN_BATCH_ROWS,
+    ImportPace,
+)
 from fluvius_simulator import FluviusSimulator
 
 from .helpers import settle, setup_entry
@@ -191,3 +199,76 @@ async def test_stored_rows_are_exact(hass: HomeAssistant, simulator: FluviusSimu
                 round(expected[hour], 6),
                 round(running, 6),
             ), hour
+
+
+async def test_rows_reach_the_recorder_in_paced_batches(
+    hass: HomeAssistant, simulator: FluviusSimulator
+) -> None:
+    """A window's rows go in batches, each imported before the next is queued.
+
+    The recorder imports a batch in one go on its own thread; the pace keeps each
+    one short, so the event loop never waits long for the GIL (bench_import.py).
+    """
+    instance = get_instance(hass)
+    queue_task = instance.queue_task
+    run = ImportStatisticsTask.run
+    batches: dict[str, list[int]] = defaultdict(list)
+    first_batch: list[int] = []
+    waiting = 0
+    most_waiting = 0
+
+    def queued(task: Any) -> None:
+        nonlocal waiting, most_waiting
+        if isinstance(task, ImportStatisticsTask) and task.metadata["source"] == DOMAIN:
+            size = len(list(task.statistics))
+            batches[task.metadata["statistic_id"]].append(size)
+            if not first_batch:
+                first_batch.append(size)
+            waiting += 1
+            most_waiting = max(most_waiting, waiting)
+        queue_task(task)
+
+    def imported(task: ImportStatisticsTask, recorder: Any) -> None:
+        nonlocal waiting
+        run(task, recorder)
+        if task.metadata["source"] == DOMAIN:
+            waiting -= 1
+
+    simulator.add_mandate(DM_ELECTRICITY)
+    with (
+        patch.object(instance, "queue_task", queued),
+        patch.object(ImportStatisticsTask, "run", imported),
+    ):
+        await setup_entry(hass, simulator)
+        statistic_id = f"fluvius:{DM_ELECTRICITY}_offtake_total_kwh"
+        rows = await stored(hass, statistic_id)
+    expected = expected_hours(
+        simulator, DM_ELECTRICITY, direction="offtake", unit="kwh", granularity="quarter_hourly"
+    )
+    assert_rows_match(rows, expected)
+    assert most_waiting == 1
+    sizes = [size for sizes in batches.values() for size in sizes]
+    # The writer starts small, and some statistic's rows needed several batches.
+    assert first_batch == [MIN_BATCH_ROWS]
+    assert len(sizes) > len(batches)
+    assert max(sizes) <= MAX_BATCH_ROWS
+
+
+def test_the_pace_learns_how_many_rows_fit_the_budget() -> None:
+    pace = ImportPace()
+    assert pace.rows == MIN_BATCH_ROWS
+    # A recorder that imports 10,000 rows a second: 250 fit in 25 ms.
+    fits = round(10_000 * BATCH_SECONDS)
+    for _ in range(12):
+        pace.learn(pace.rows, pace.rows / 10_000)
+    assert abs(pace.rows - fits) <= 1
+    # A slow batch (the recorder was busy with something else) halves the way back.
+    before = pace.rows
+    pace.learn(before, 1.0)
+    assert pace.rows == int((before + before * BATCH_SECONDS) / 2)
+    for _ in range(20):
+        pace.learn(pace.rows, 5.0)
+    assert pace.rows == MIN_BATCH_ROWS
+    for _ in range(40):
+        pace.learn(pace.rows, 0.0)
+    assert pace.rows == MAX_BATCH_ROWS
