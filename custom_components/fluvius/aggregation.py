@@ -374,15 +374,20 @@ def _quarters_to_hours(
     hours = _whole_hours(starts)
     if hours is None:
         return _grouped_hours(values, with_power=with_power)
-    quarters = iter(values.values())
-    groups = list(zip(quarters, quarters, quarters, quarters, strict=True))
-    if None in values.values():
+    quarters = list(values.values())
+    if None in quarters:
+        groups = zip(*[iter(quarters)] * QUARTER_HOURS_PER_HOUR, strict=True)
         complete = [
             (hour, group) for hour, group in zip(hours, groups, strict=True) if None not in group
         ]
-        hours = [hour for hour, _ in complete]
-        groups = [group for _, group in complete]
-    return _hour_rows(hours, cast(list[tuple[float, ...]], groups), with_power=with_power)
+        return _hour_rows(
+            [hour for hour, _ in complete],
+            cast(list[tuple[float, ...]], [group for _, group in complete]),
+            with_power=with_power,
+        )
+    # Whole hours, nothing missing: the n-th quarter-hour of every hour is one slice.
+    columns = [quarters[index::QUARTER_HOURS_PER_HOUR] for index in range(QUARTER_HOURS_PER_HOUR)]
+    return _column_rows(hours, cast(list[list[float]], columns), with_power=with_power)
 
 
 def _whole_hours(starts: list[datetime]) -> list[datetime] | None:
@@ -408,12 +413,25 @@ def _hour_rows(
     hours: list[datetime], groups: list[tuple[float, ...]], *, with_power: bool
 ) -> tuple[dict[datetime, float], dict[datetime, PowerHour]]:
     """Energy (and power) rows of complete hours, each group its four quarter-hours."""
-    totals = list(map(sum, groups))
+    columns = [list(column) for column in zip(*groups, strict=True)] if groups else [[]] * 4
+    return _column_rows(hours, columns, with_power=with_power)
+
+
+def _column_rows(
+    hours: list[datetime], columns: list[list[float]], *, with_power: bool
+) -> tuple[dict[datetime, float], dict[datetime, PowerHour]]:
+    """Energy (and power) rows of complete hours; ``columns[n]`` holds each hour's n-th quarter.
+
+    These are C-level passes over four lists; the one tuple per hour that ``sum``
+    takes (for its compensated float sum) is freed at once.
+    """
+    first, second, third, fourth = columns
+    totals = list(map(sum, zip(first, second, third, fourth, strict=True)))
     energy = dict(zip(hours, totals, strict=True))
     if not with_power:
         return energy, {}
-    lows = map(mul, map(min, groups), repeat(4))
-    highs = map(mul, map(max, groups), repeat(4))
+    lows = map(mul, map(min, first, second, third, fourth), repeat(4))
+    highs = map(mul, map(max, first, second, third, fourth), repeat(4))
     return energy, dict(zip(hours, map(PowerHour, totals, lows, highs), strict=True))
 
 
