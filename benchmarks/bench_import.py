@@ -21,7 +21,12 @@ two cores, most of it in the recorder's row-by-row statistics import.
 Run from the repository root::
 
     .venv/bin/python benchmarks/bench_import.py [--eans 10] [--months 36]
-        [--tracemalloc] [--slow-callback MS]
+        [--tracemalloc] [--slow-callback MS] [--attribute]
+
+``--attribute`` also times the import's own jobs (decode, aggregation, re-basing,
+peaks), the recorder's statistics imports and every event-loop callback over
+2 ms, and prints for each stall over 50 ms with no full collection in it what
+was running while the loop waited.
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+import functools
 import gc
 import hashlib
 import logging
@@ -183,6 +190,111 @@ class GcPauses:
             self.pauses.append((began, time.monotonic(), info["generation"], name))
 
 
+type Span = tuple[float, float, str]
+
+
+class Spans:
+    """Named stretches of work as (start, end, name) on the loop's clock (``--attribute``).
+
+    Wraps the import's own jobs and the recorder's statistics import, and every
+    event-loop callback that takes longer than LOOP_CALLBACK_MIN, so that a stall
+    can be matched with what ran while the loop waited.
+    """
+
+    LOOP_CALLBACK_MIN = 0.002
+
+    def __init__(self, stack: ExitStack) -> None:
+        self.spans: list[Span] = []
+        self._stack = stack
+
+    def wrap(self, owner: Any, attribute: str, name: str) -> None:
+        original = getattr(owner, attribute)
+        spans = self.spans
+
+        @functools.wraps(original)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            began = time.monotonic()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                thread = threading.current_thread().name.split("_")[0]
+                spans.append((began, time.monotonic(), f"{name} ({thread})"))
+
+        self._stack.enter_context(patch.object(owner, attribute, timed))
+
+    def wrap_loop_callbacks(self) -> None:
+        original = asyncio.events.Handle._run  # noqa: SLF001
+        spans = self.spans
+        minimum = self.LOOP_CALLBACK_MIN
+
+        def run(handle: asyncio.Handle) -> None:
+            began = time.monotonic()
+            original(handle)
+            ended = time.monotonic()
+            if ended - began > minimum:
+                callback = getattr(handle, "_callback", None)
+                owner = getattr(callback, "__self__", None)
+                coro = getattr(owner, "get_coro", None)
+                what = coro().__qualname__ if coro is not None and coro() else repr(callback)
+                spans.append((began, ended, f"loop callback {what[:90]}"))
+
+        self._stack.enter_context(patch.object(asyncio.events.Handle, "_run", run))
+
+    def install(self) -> None:
+        """The jobs worth naming: the integration's and the recorder's."""
+        from homeassistant.components.recorder import core, tasks  # noqa: PLC0415
+
+        from custom_components.fluvius import peak_tracker, statistics  # noqa: PLC0415
+        from custom_components.fluvius.api import client  # noqa: PLC0415
+
+        self.wrap(client, "parse_energy", "decode")
+        self.wrap(statistics, "aggregate", "aggregate")
+        self.wrap(statistics.StatisticsWriter, "_rebased_rows", "re-base sums")
+        self.wrap(statistics.StatisticsWriter, "_changed_power", "compare power")
+        self.wrap(peak_tracker.PeakTracker, "_merge", "merge peaks")
+        self.wrap(tasks.ImportStatisticsTask, "run", "recorder import")
+        self.wrap(core.Recorder, "_commit_event_session_or_retry", "recorder commit")
+        self.wrap_loop_callbacks()
+
+
+def attribute_stalls(
+    wakeups: list[tuple[float, float]],
+    pauses: list[tuple[float, float, int, str]],
+    spans: list[Span],
+    threshold: float = 0.05,
+) -> None:
+    """Print what overlapped each stall over ``threshold`` with no full collection in it."""
+    full = [(start, end) for start, end, generation, _ in pauses if generation == 2]
+    young = [
+        (start, end, f"gen{generation} collection ({thread.split('_')[0]})")
+        for start, end, generation, thread in pauses
+        if generation < 2
+    ]
+    named = sorted([*spans, *young])
+    stalls = [
+        (expected, actual)
+        for expected, actual in wakeups
+        if actual - expected > threshold
+        and not any(start <= actual and end >= expected for start, end in full)
+    ]
+    totals: Counter[str] = Counter()
+    seen: Counter[str] = Counter()
+    print(f"stalls over {threshold * 1e3:.0f} ms with no full collection: {len(stalls)}")
+    for expected, actual in sorted(stalls, key=lambda s: s[0] - s[1])[:15]:
+        parts = []
+        for start, end, name in named:
+            overlap = min(end, actual) - max(start, expected)
+            if overlap > 0.001:
+                parts.append(f"{name} {overlap * 1e3:.0f}/{(end - start) * 1e3:.0f} ms")
+                totals[name] += overlap
+                seen[name] += 1
+        print(f"  {(actual - expected) * 1e3:6.1f} ms: {'; '.join(parts) or 'nothing named'}")
+    if totals:
+        print("  by job (stalls it overlapped, overlap in total):")
+        for name, total in totals.most_common():
+            print(f"    {name}: {seen[name]}, {total * 1e3:.0f} ms")
+
+
 def full_collection_ms() -> float:
     """The fastest of three full collections of the idle instance, in ms."""
     durations = []
@@ -261,6 +373,7 @@ async def benchmark(args: argparse.Namespace, data: dict[str, Any]) -> dict[str,
     with (
         patch("homeassistant.helpers.aiohttp_client._async_make_resolver", LoopbackResolver),
         tempfile.TemporaryDirectory(prefix="bench-import-") as config_dir,
+        ExitStack() as stack,
     ):
         if args.slow_callback is not None:
             logging.basicConfig(level=logging.WARNING)
@@ -274,6 +387,9 @@ async def benchmark(args: argparse.Namespace, data: dict[str, Any]) -> dict[str,
         gc.callbacks.append(collections)
         if args.tracemalloc:
             tracemalloc.start()
+        spans = Spans(stack)
+        if args.attribute:
+            spans.install()
         entry = config_entries.ConfigEntry(
             data=data,
             discovery_keys=MappingProxyType({}),
@@ -316,6 +432,7 @@ async def benchmark(args: argparse.Namespace, data: dict[str, Any]) -> dict[str,
         "rows": rows,
         "all_rows": all_rows,
         "digest": digest,
+        "spans": spans.spans,
     }
 
 
@@ -331,6 +448,11 @@ def main() -> int:
         type=float,
         metavar="MS",
         help="asyncio debug mode: log every callback or task step longer than MS",
+    )
+    parser.add_argument(
+        "--attribute",
+        action="store_true",
+        help="time the import's jobs and slow loop callbacks, and name what each stall overlapped",
     )
     args = parser.parse_args()
     ean_list = eans(args.eans)
@@ -420,6 +542,8 @@ def main() -> int:
             f"(generation {longest[2]}, thread {longest[3]}); {len(full)} full collections "
             f"({sum(full) * 1e3:.0f} ms in total) by thread: {dict(full_by_thread)}"
         )
+    if args.attribute:
+        attribute_stalls(result["wakeups"], result["gc"], result["spans"])
     print(
         f"a full collection of the idle instance before the import: "
         f"{result['idle_collection_ms']:.0f} ms (what any full collection costs the loop, "

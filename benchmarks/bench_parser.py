@@ -11,6 +11,10 @@ values). One run times, interleaved so all see the same machine noise, best of N
   plus aggregation, and plus the flat readings;
 - the pydantic models of ``fluvius-energy-api`` plus a visit of every value.
 
+It also prints the longest single call the decoder makes into msgspec, which
+holds the GIL throughout (every other thread, the caller's event loop among
+them, waits for it), next to what one call for the whole body takes.
+
 It prints the times and two ratios with their targets: decode plus aggregation
 against the previous parse plus aggregation (target 5x), and decode plus
 visiting every value against the pydantic peer doing the same (target 10x,
@@ -40,6 +44,7 @@ import sys
 import time
 from typing import Any, NamedTuple
 
+import msgspec
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -47,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.legacy.aggregation import aggregate as legacy_aggregate
 from benchmarks.legacy.parser import parse_energy as legacy_parse_energy
 from custom_components.fluvius.aggregation import HourlyData, aggregate
-from custom_components.fluvius.api import parse_energy
+from custom_components.fluvius.api import TimeSlice, decoder, parse_energy
 
 EAN = "541440110000000000"
 START = datetime(2024, 6, 30, 22, 0, tzinfo=UTC)
@@ -288,6 +293,61 @@ def best_of(runs: int, contenders: list[Contender], body: bytes) -> tuple[list[f
     return best, summaries
 
 
+class _TimedDecoder:
+    """A decoder whose every call is timed: the calls the GIL is held for."""
+
+    def __init__(self, inner: Any, calls: list[float]) -> None:
+        self._inner = inner
+        self._calls = calls
+
+    def decode(self, body: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return self._inner.decode(body)
+        finally:
+            self._calls.append(time.perf_counter() - started)
+
+
+def longest_decode_call(body: bytes, runs: int) -> tuple[float, float]:
+    """The longest single msgspec call of ``parse_energy`` and one whole-body decode (best of runs)."""
+    calls: list[float] = []
+    whole: list[float] = []
+    envelope, slices = decoder._ENERGY, decoder._SLICES  # noqa: SLF001
+    one_call = msgspec.json.Decoder(_WholeBody)
+    longest = float("inf")
+    for _ in range(runs):
+        calls.clear()
+        decoder._ENERGY = _TimedDecoder(envelope, calls)  # type: ignore[assignment]  # noqa: SLF001
+        decoder._SLICES = _TimedDecoder(slices, calls)  # type: ignore[assignment]  # noqa: SLF001
+        try:
+            parse_energy(body)
+        finally:
+            decoder._ENERGY, decoder._SLICES = envelope, slices  # noqa: SLF001
+        longest = min(longest, max(calls))
+        started = time.perf_counter()
+        one_call.decode(body)
+        whole.append(time.perf_counter() - started)
+    return longest, min(whole)
+
+
+class _Meter(msgspec.Struct, gc=False):
+    quarter_hourly: tuple[TimeSlice, ...] = msgspec.field(name="quarterHourlyEnergy")
+
+
+class _Headpoint(msgspec.Struct, gc=False):
+    physical_meters: tuple[_Meter, ...] = msgspec.field(name="physicalMeters")
+
+
+class _Data(msgspec.Struct, gc=False):
+    headpoint: _Headpoint
+
+
+class _WholeBody(msgspec.Struct, gc=False):
+    """The benchmark body as one decode call into the same slice Structs."""
+
+    data: _Data
+
+
 def _ratio(name: str, slow: float, fast: float, target: str) -> None:
     print(f"{name:48s} {slow / fast:5.1f}x  (target {target})")
 
@@ -324,6 +384,11 @@ def main() -> int:
     agree = _rows(by_name[DECODE_AGGREGATE.name][1]) == _rows(by_name[LEGACY_AGGREGATE.name][1])
     agree &= by_name[DECODE_VISIT.name][1] == by_name[LEGACY_VISIT.name][1]
     print(f"readings (count, sum): {by_name[DECODE_VISIT.name][1]}; hourly rows equal: {agree}")
+    longest, whole = longest_decode_call(body, args.runs)
+    print(
+        f"longest single msgspec call of the decoder: {longest * 1e3:.2f} ms "
+        f"(the whole body in one call: {whole * 1e3:.1f} ms)"
+    )
     _ratio(
         "previous parse + aggregate / decode + aggregate",
         by_name[LEGACY_AGGREGATE.name][0],
