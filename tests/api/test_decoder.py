@@ -646,23 +646,23 @@ def test_slices_decode_in_batches_keeping_order_offsets_and_error_paths() -> Non
         datetime(2026, 1, 1, tzinfo=UTC) + index * timedelta(hours=1) for index in range(count)
     ]
     assert all(item.start.tzinfo is UTC and item.end.tzinfo is UTC for item in decoded)
-    bad = SLICES_PER_DECODE + 7
-    slices[bad]["measurements"] = "none"
-    with pytest.raises(FluviusResponseError) as caught:
-        parse_energy(dumps(document))
-    assert str(caught.value).endswith(
-        f"Expected `array | null`, got `str`"
-        f" - at `$.data.headpoint.physicalMeters[0].hourlyEnergy[{bad}].measurements`"
-    )
-    del slices[bad]["measurements"]
-    out_of_range = 2 * SLICES_PER_DECODE + 2
-    slices[out_of_range]["start"] = "0001-01-01T00:00:00+01:00"
-    with pytest.raises(FluviusResponseError) as caught:
-        parse_energy(dumps(document))
-    assert str(caught.value).endswith(
-        f"datetime out of range in UTC"
-        f" - at `$.data.headpoint.physicalMeters[0].hourlyEnergy[{out_of_range}].start`"
-    )
+    # A wrong type in the second batch, a start out of range once in UTC in the third.
+    for index, key, value, message in (
+        (SLICES_PER_DECODE + 7, "measurements", "none", "Expected `array | null`, got `str`"),
+        (
+            2 * SLICES_PER_DECODE + 2,
+            "start",
+            "0001-01-01T00:00:00+01:00",
+            "datetime out of range in UTC",
+        ),
+    ):
+        broken = copy.deepcopy(document)
+        broken["data"]["headpoint"]["physicalMeters"][0]["hourlyEnergy"][index][key] = value
+        with pytest.raises(FluviusResponseError) as caught:
+            parse_energy(dumps(broken))
+        assert str(caught.value).endswith(
+            f"{message} - at `$.data.headpoint.physicalMeters[0].hourlyEnergy[{index}].{key}`"
+        )
 
 
 _json = st.recursive(
