@@ -128,8 +128,6 @@ class StatisticsWriter:
                     continue
                 await self._async_import(statistic_metadata(key, site), power_rows)
                 changed.add(key.statistic_id)
-            if changed:
-                await get_instance(self._hass).async_block_till_done()
         return changed
 
     async def async_write_sums(
@@ -141,8 +139,6 @@ class StatisticsWriter:
             for key, rows in sorted(series.items()):
                 if rows and await self._async_write_sum_series(key, rows, site):
                     changed.add(key.statistic_id)
-            if changed:
-                await get_instance(self._hass).async_block_till_done()
         return changed
 
     async def _async_write_sum_series(
@@ -157,7 +153,11 @@ class StatisticsWriter:
         return True
 
     async def _async_import(self, metadata: StatisticMetaData, rows: list[StatisticData]) -> None:
-        """Hand rows to the recorder batch by batch, each committed before the next."""
+        """Hand rows to the recorder batch by batch; return once the last is committed.
+
+        Every row this writer imports goes through here, so a write that returns
+        has been committed (each import task commits its own session).
+        """
         instance = get_instance(self._hass)
         loop = self._hass.loop
         first = 0
@@ -275,8 +275,6 @@ class StatisticsWriter:
                     continue
                 if await self._async_reimport_last(statistic_metadata(key, site)):
                     renamed.append(statistic_id)
-            if renamed:
-                await instance.async_block_till_done()
         return renamed
 
     async def _async_reimport_last(self, metadata: StatisticMetaData) -> bool:
@@ -292,7 +290,7 @@ class StatisticsWriter:
         )
         rows = [_row_to_data(row) for row in last.get(statistic_id, [])]
         if rows:
-            async_add_external_statistics(self._hass, metadata, rows)
+            await self._async_import(metadata, rows)
         return bool(rows)
 
     async def async_delete_from(self, statistic_ids: Iterable[str], moment: datetime) -> None:
@@ -304,7 +302,6 @@ class StatisticsWriter:
                 return
             for statistic_id in statistic_ids:
                 await self._async_rewrite_before(statistic_id, moment)
-            await instance.async_block_till_done()
 
     async def _async_rewrite_before(self, statistic_id: str, moment: datetime) -> None:
         """Before HA 2026.11: clear the statistic, then write back the rows before ``moment``."""
