@@ -49,7 +49,10 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.legacy.aggregation import aggregate as legacy_aggregate
+from benchmarks.legacy.aggregation import (
+    HourlyData as LegacyHourlyData,
+    aggregate as legacy_aggregate,
+)
 from benchmarks.legacy.parser import parse_energy as legacy_parse_energy
 from custom_components.fluvius.aggregation import HourlyData, aggregate
 from custom_components.fluvius.api import TimeSlice, decoder, parse_energy
@@ -198,6 +201,14 @@ def _decode_aggregate(body: bytes) -> tuple[Any, Any]:
 
 def _rows(data: HourlyData) -> tuple[Any, ...]:
     """The rows both aggregations make (costs' quarter-hours and day ends aside)."""
+    pairs = {
+        key: {start: (kwh, state) for start, kwh, state in quarters.items()}
+        for key, quarters in data.quarter_hours.items()
+    }
+    return data.energy, data.power, pairs
+
+
+def _legacy_rows(data: LegacyHourlyData) -> tuple[Any, ...]:
     return data.energy, data.power, data.quarter_hours
 
 
@@ -381,7 +392,9 @@ def main() -> int:
     for contender, seconds in zip(contenders, times, strict=True):
         print(f"{contender.name:48s} {seconds * 1e3:7.1f} ms")
     by_name = dict(zip((c.name for c in contenders), zip(times, results, strict=True), strict=True))
-    agree = _rows(by_name[DECODE_AGGREGATE.name][1]) == _rows(by_name[LEGACY_AGGREGATE.name][1])
+    agree = _rows(by_name[DECODE_AGGREGATE.name][1]) == _legacy_rows(
+        by_name[LEGACY_AGGREGATE.name][1]
+    )
     agree &= by_name[DECODE_VISIT.name][1] == by_name[LEGACY_VISIT.name][1]
     print(f"readings (count, sum): {by_name[DECODE_VISIT.name][1]}; hourly rows equal: {agree}")
     longest, whole = longest_decode_call(body, args.runs)

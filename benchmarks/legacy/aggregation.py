@@ -1,16 +1,19 @@
 """The pre-msgspec aggregation of flat readings (frozen copy, see ``__init__``).
 
-The result types (``HourlyData``, ``SeriesKey``, ``PowerHour``) are the
-integration's, so results of the two aggregations compare equal.
+The row types (``SeriesKey``, ``PowerHour``) are the integration's, so rows of
+the two aggregations compare equal. ``HourlyData`` is the result as it was then:
+the peaks' quarter-hours as one (kWh, state) pair per start, which the
+integration now keeps as two dicts (compare through ``QuarterHours.items``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from custom_components.fluvius.aggregation import HourlyData, PowerHour, SeriesKey
+from custom_components.fluvius.aggregation import PowerHour, SeriesKey
 from custom_components.fluvius.api import FINAL_VALIDATION_STATES
 
 from .models import Direction, Reading, Register, Resolution, Unit
@@ -20,6 +23,17 @@ QUARTER_HOURS_PER_HOUR = 4
 _UNIT_IDS: dict[Unit | str, str] = {Unit.KWH: "kwh", Unit.M3: "m3", Unit.KVARH: "kvarh"}
 ACTIVE_REGISTERS = frozenset({Register.TOTAL, Register.DAY, Register.NIGHT})
 REACTIVE_REGISTERS = frozenset({Register.REACTIVE, Register.INDUCTIVE, Register.CAPACITIVE})
+
+
+@dataclass(slots=True)
+class HourlyData:
+    """Energy and power per hour, and the offtake quarter-hours behind each power statistic."""
+
+    energy: dict[SeriesKey, dict[datetime, float]] = field(default_factory=dict)
+    power: dict[SeriesKey, dict[datetime, PowerHour]] = field(default_factory=dict)
+    quarter_hours: dict[SeriesKey, dict[datetime, tuple[float | None, str | None]]] = field(
+        default_factory=dict
+    )
 
 
 def unit_id(unit: Unit | str) -> str | None:

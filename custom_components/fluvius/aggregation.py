@@ -11,11 +11,11 @@ values, and an object per value is the cost this module exists to avoid.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice, repeat
-from operator import add, lt, methodcaller, mul
+from operator import add, attrgetter, lt, mul
 from typing import cast
 
 from msgspec import Struct
@@ -37,7 +37,11 @@ from .timeutil import HOUR, floor_hour
 
 # Later than any slice: no start falls in [_NEVER, _NEVER).
 _NEVER = datetime.max.replace(tzinfo=UTC)
-_FLOOR_HOUR = methodcaller("replace", minute=0, second=0, microsecond=0)
+_MINUTE, _SECOND, _MICROSECOND = (
+    attrgetter("minute"),
+    attrgetter("second"),
+    attrgetter("microsecond"),
+)
 QUARTER_HOURS_PER_HOUR = 4
 
 ACTIVE_REGISTERS = frozenset({Register.TOTAL, Register.DAY, Register.NIGHT})
@@ -56,8 +60,22 @@ class PowerHour(Struct, frozen=True, gc=False):
     max: float
 
 
-type QuarterValue = tuple[float | None, str | None]
-"""A quarter-hour's kWh (None when missing) and its validation state."""
+@dataclass(frozen=True, slots=True)
+class QuarterHours:
+    """Quarter-hour kWh (None when missing) and their validation states, by start.
+
+    Two dicts with the same keys, not a pair per quarter-hour: a window has
+    17,000 quarter-hours, and pairing them cost more than summing their hours.
+    """
+
+    kwh: Mapping[datetime, float | None] = field(default_factory=dict)
+    states: Mapping[datetime, str | None] = field(default_factory=dict)
+
+    def items(self) -> Iterator[tuple[datetime, float | None, str | None]]:
+        """(start, kWh, validation state) of every quarter-hour."""
+        states = self.states
+        for start, kwh in self.kwh.items():
+            yield start, kwh, states[start]
 
 
 @dataclass(slots=True)
@@ -72,7 +90,7 @@ class HourlyData:
 
     energy: dict[SeriesKey, dict[datetime, float]] = field(default_factory=dict)
     power: dict[SeriesKey, dict[datetime, PowerHour]] = field(default_factory=dict)
-    quarter_hours: dict[SeriesKey, dict[datetime, QuarterValue]] = field(default_factory=dict)
+    quarter_hours: dict[SeriesKey, QuarterHours] = field(default_factory=dict)
     quarters: dict[SeriesKey, dict[datetime, float | None]] = field(default_factory=dict)
     ends: dict[SeriesKey, dict[datetime, datetime]] = field(default_factory=dict)
 
@@ -201,8 +219,6 @@ class _Visit:
 # order, so ``enumerate(astuple(...))`` gives their index in these.
 _DIRECTIONS = tuple(Direction)
 _REGISTERS = tuple(Register)
-# ``astuple(registers).count(None)`` when only one register is there (mostly the total).
-_EMPTY_BESIDE_ONE = len(_REGISTERS) - 1
 
 
 class _Collector:
@@ -249,17 +265,25 @@ class _Collector:
         tables = visit.tables()
         day_ends = visit.day_ends
         state_texts = self._state_text
-        one_less = _EMPTY_BESIDE_ONE
         for time_slice in slices:
             start = time_slice.start
             for measurement in time_slice.raw_measurements or ():
-                for direction, registers in enumerate(astuple(measurement)):
+                direction = -1
+                for registers in astuple(measurement):
+                    direction += 1
                     if registers is None:
                         continue
-                    values_of = astuple(registers)
-                    item = values_of[0]
-                    if item is None or values_of.count(None) != one_less:
-                        self._add_registers(visit, direction, values_of, time_slice)
+                    item = registers.total
+                    # The registers one by one: cheaper than a tuple of them per value.
+                    if (
+                        item is None
+                        or registers.day is not None
+                        or registers.night is not None
+                        or registers.reactive is not None
+                        or registers.inductive is not None
+                        or registers.capacitive is not None
+                    ):
+                        self._add_registers(visit, direction, astuple(registers), time_slice)
                         continue
                     raw_unit = item.raw_unit
                     try:
@@ -316,18 +340,18 @@ class _Collector:
     def result(self) -> HourlyData:
         """Complete hours, power and peaks' quarter-hours; daily values where nothing finer exists."""
         result = HourlyData()
+        whole_hours = _WholeHours()
         for key, slots in self._slots[Resolution.QUARTER_HOURLY].items():
             combined, states = slots.combined()
             is_power = _is_power_source(key)
-            energy, power = _quarters_to_hours(combined, with_power=is_power)
+            energy, power = _quarters_to_hours(combined, whole_hours, with_power=is_power)
             _merge(result.energy, key, energy)
             if self._keep_quarters and key.register == Register.TOTAL and key.unit == "kwh":
                 result.quarters[key] = combined
             if is_power:
                 power_key = SeriesKey.power(key.ean)
                 result.power[power_key] = power
-                pairs = zip(combined.values(), map(states.__getitem__, combined), strict=True)
-                result.quarter_hours[power_key] = dict(zip(combined, pairs, strict=True))
+                result.quarter_hours[power_key] = QuarterHours(combined, states)
         for key, slots in self._slots[Resolution.HOURLY].items():
             combined, _ = slots.combined()
             _merge(result.energy, key, {h: v for h, v in combined.items() if v is not None})
@@ -367,11 +391,10 @@ def _merge(
 
 
 def _quarters_to_hours(
-    values: dict[datetime, float | None], *, with_power: bool
+    values: dict[datetime, float | None], whole_hours: _WholeHours, *, with_power: bool
 ) -> tuple[dict[datetime, float], dict[datetime, PowerHour]]:
     """Sum complete hours; a partial hour (or one with a null value) waits."""
-    starts = list(values)
-    hours = _whole_hours(starts)
+    hours = whole_hours(list(values))
     if hours is None:
         return _grouped_hours(values, with_power=with_power)
     quarters = list(values.values())
@@ -390,23 +413,43 @@ def _quarters_to_hours(
     return _column_rows(hours, cast(list[list[float]], columns), with_power=with_power)
 
 
-def _whole_hours(starts: list[datetime]) -> list[datetime] | None:
-    """The hours, when the quarter-hours come as whole hours in order (as windows do).
+class _WholeHours:
+    """The hours of quarter-hour starts that come as whole hours in order (as windows do).
 
     That is: the starts increase, every fourth one begins an hour and the three
     after it fall in that hour. Then the hours are runs of four starts, found
     with C-level passes over the list instead of one step per quarter-hour.
+    The statistics of one meter share their starts, so the last answer is kept.
     """
+
+    __slots__ = ("_hours", "_starts")
+
+    def __init__(self) -> None:
+        self._starts: list[datetime] = []
+        self._hours: list[datetime] | None = None
+
+    def __call__(self, starts: list[datetime]) -> list[datetime] | None:
+        """The hour of every fourth start, or None when they are not whole hours in order."""
+        # The same datetime objects, mostly: equal by identity, without a comparison each.
+        if starts != self._starts:
+            self._starts, self._hours = starts, _whole_hours(starts)
+        return self._hours
+
+
+def _whole_hours(starts: list[datetime]) -> list[datetime] | None:
+    """:class:`_WholeHours` without the memory: every fourth start, or None."""
     if not starts or len(starts) % QUARTER_HOURS_PER_HOUR:
         return None
     firsts = starts[::QUARTER_HOURS_PER_HOUR]
-    hours = list(map(_FLOOR_HOUR, firsts))
-    if hours != firsts or not all(map(lt, starts, islice(starts, 1, None))):
+    # Every fourth start is an hour when none has minutes, seconds or microseconds.
+    if any(map(_MINUTE, firsts)) or any(map(_SECOND, firsts)) or any(map(_MICROSECOND, firsts)):
+        return None
+    if not all(map(lt, starts, islice(starts, 1, None))):
         return None
     hour_ends = map(add, firsts, repeat(HOUR))
     if not all(map(lt, starts[QUARTER_HOURS_PER_HOUR - 1 :: QUARTER_HOURS_PER_HOUR], hour_ends)):
         return None
-    return hours
+    return firsts
 
 
 def _hour_rows(

@@ -14,7 +14,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
-from .aggregation import HourlyData
+from .aggregation import HourlyData, QuarterHours
 from .api import EnergyResponse, Mandate
 from .const import CONF_IMPORT_REACTIVE, LOGGER
 from .costs import CostWriter
@@ -124,7 +124,8 @@ class StatisticsImporter:
 
     async def async_write_data(self, ean: str, data: HourlyData) -> HourlyData:
         """Update peaks and write aggregated rows."""
-        if await self.peaks.async_add(ean, data.quarter_hours.get(SeriesKey.power(ean), {})):
+        quarters = data.quarter_hours.get(SeriesKey.power(ean), QuarterHours())
+        if await self.peaks.async_add(ean, quarters):
             self.async_notify()
         site = self.sites.site(ean)
         changed = await self.writer.async_write(data, site)

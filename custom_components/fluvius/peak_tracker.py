@@ -22,7 +22,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .aggregation import QuarterValue
+from .aggregation import QuarterHours
 from .const import DOMAIN, EVENT_NEW_MONTHLY_PEAK, LOGGER
 from .peak import QUARTER_HOUR, MonthlyPeak, QuarterHour, is_new_peak, month_peak
 from .timeutil import MonthKey, isoformat, local_month, month_bounds, month_id, shift_month
@@ -179,9 +179,9 @@ class PeakTracker:
             self._series[ean] = {month.key: month for month in series}
             self._recompute(ean, now, set(self._series[ean]))
 
-    async def async_add(self, ean: str, quarters: Mapping[datetime, QuarterValue]) -> bool:
+    async def async_add(self, ean: str, quarters: QuarterHours) -> bool:
         """Merge new quarter-hours of an EAN; fire the event when this month's peak rose."""
-        if not quarters and ean not in self._series:
+        if not quarters.kwh and ean not in self._series:
             return False
         async with self._lock:
             now = dt_util.utcnow()
@@ -195,12 +195,12 @@ class PeakTracker:
                     self._fire_new_peak(ean, after, before)
         return changed
 
-    def _merge(self, ean: str, quarters: Mapping[datetime, QuarterValue], now: datetime) -> bool:
+    def _merge(self, ean: str, quarters: QuarterHours, now: datetime) -> bool:
         oldest = shift_month(local_month(now), 1 - RETAINED_MONTHS)
         # A copy, swapped in whole by _recompute: the event loop may be saving the old one.
         months = dict(self._series.get(ean, {}))
         touched: set[MonthKey] = set()
-        for start, (kwh, state) in quarters.items():
+        for start, kwh, state in quarters.items():
             key = local_month(start)
             if key < oldest:
                 continue
