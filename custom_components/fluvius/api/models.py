@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import datetime
+from itertools import chain
 from operator import itemgetter
 from typing import cast
 
@@ -194,50 +195,67 @@ class EnergyResponse(Struct, frozen=True, gc=False):
 
         Aggregating a history window walks the slices instead (see the
         integration's ``aggregation``): one object per value is what it avoids.
-        This runs once per value, so the loops are inlined, and a direction
-        object that holds only its total (the usual case) is read right here,
-        without a loop over its registers.
         """
         headpoint = self.headpoint
         if headpoint is None:
-            return
-        ean = headpoint.ean
-        # A unit is never null, so its lookup never gives None.
-        units = cast("Mapping[str, Unit | str]", Unit.spellings())
-        states = ValidationState.spellings()
-        factors = GasConversionFactor.spellings()
-        directions = _DIRECTIONS
-        one_less, total = _EMPTY_BESIDE_ONE, Register.TOTAL
-        for sub_ean, meter_id, series in headpoint.series():
-            for resolution, slices in series.by_resolution():
-                for time_slice in slices:
-                    start = time_slice.start
-                    end = time_slice.end
-                    for measurement in time_slice.raw_measurements or ():
-                        for index, registers in enumerate(astuple(measurement)):
-                            if registers is None:
-                                continue
-                            values = astuple(registers)
-                            item = values[0]
-                            if item is None or values.count(None) != one_less:
-                                context = (ean, sub_ean, meter_id, resolution, directions[index])
-                                yield from _register_readings(context, values, start, end)
-                                continue
-                            factor = item.raw_gas_conversion_factor
-                            yield Reading(
-                                ean,
-                                sub_ean,
-                                meter_id,
-                                resolution,
-                                directions[index],
-                                total,
-                                units[item.raw_unit],
-                                start,
-                                end,
-                                item.value,
-                                states[item.raw_validation_state],
-                                None if factor is None else factors[factor],
-                            )
+            return iter(())
+        return chain.from_iterable(
+            _slice_readings((headpoint.ean, sub_ean, meter_id, resolution), slices)
+            for sub_ean, meter_id, series in headpoint.series()
+            for resolution, slices in series.by_resolution()
+        )
+
+
+def _slice_readings(
+    meter: tuple[str, str | None, str | None, Resolution], slices: tuple[TimeSlice, ...]
+) -> Iterator[Reading]:
+    """The readings of a slice array, ``meter`` its (EAN, sub-EAN, meter ID, resolution).
+
+    Inlined, as it runs once per value: a direction holding only its total is read here.
+    """
+    ean, sub_ean, meter_id, resolution = meter
+    units = cast("Mapping[str, Unit | str]", Unit.spellings())  # a unit is never null
+    states = ValidationState.spellings()
+    factors = GasConversionFactor.spellings()
+    directions = _DIRECTIONS
+    total = Register.TOTAL
+    for time_slice in slices:
+        start = time_slice.start
+        end = time_slice.end
+        for measurement in time_slice.raw_measurements or ():
+            index = -1
+            for registers in astuple(measurement):
+                index += 1
+                if registers is None:
+                    continue
+                item = registers.total
+                # The registers one by one: cheaper than a tuple of them per value.
+                if (
+                    item is None
+                    or registers.day is not None
+                    or registers.night is not None
+                    or registers.reactive is not None
+                    or registers.inductive is not None
+                    or registers.capacitive is not None
+                ):
+                    context = (*meter, directions[index])
+                    yield from _register_readings(context, astuple(registers), start, end)
+                    continue
+                factor = item.raw_gas_conversion_factor
+                yield Reading(
+                    ean,
+                    sub_ean,
+                    meter_id,
+                    resolution,
+                    directions[index],
+                    total,
+                    units[item.raw_unit],
+                    start,
+                    end,
+                    item.value,
+                    states[item.raw_validation_state],
+                    None if factor is None else factors[factor],
+                )
 
 
 def _register_readings(
@@ -273,8 +291,6 @@ _PRESENT = itemgetter(1)
 # A measurement's fields are the directions, a direction's the registers, in enum order.
 _DIRECTIONS = tuple(Direction)
 _REGISTERS = tuple(Register)
-# ``astuple(registers).count(None)`` when only one register is there (mostly the total).
-_EMPTY_BESIDE_ONE = len(_REGISTERS) - 1
 
 
 class Mandate(Struct, frozen=True, kw_only=True, gc=False):
