@@ -261,15 +261,18 @@ def test_digital_meter_daily_day_and_night() -> None:
         resolution=Resolution.DAILY,
         direction=Direction.OFFTAKE,
         register=Register.DAY,
-        unit=Unit.KWH,
+        raw_unit="kWh",
         start=datetime(2025, 1, 14, 23, tzinfo=UTC),
         end=datetime(2025, 1, 15, 23, tzinfo=UTC),
         value=6.214,
-        validation_state=ValidationState.READ,
-        gas_conversion_factor=None,
+        raw_validation_state="READ",
+        raw_gas_conversion_factor=None,
     )
     assert isinstance(readings[0].direction, Direction)
     assert isinstance(readings[0].register, Register)
+    assert readings[0].unit is Unit.KWH
+    assert readings[0].validation_state is ValidationState.READ
+    assert readings[0].gas_conversion_factor is None
 
 
 def test_gas_has_two_measurements_per_slice() -> None:

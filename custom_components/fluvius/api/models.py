@@ -5,7 +5,7 @@ The records that exist once per slice or value (:class:`TimeSlice`,
 what the decoder builds straight from the JSON, so they hold what was sent:
 enum-valued fields keep the raw spelling in a ``raw_*`` field and a property
 parses it (cached, see :mod:`.enums`). That keeps per-value work out of the
-decoder. Every Struct is declared ``gc=False``: a decoded window holds no
+decoder, and out of the flat :class:`Reading`, which copies those fields. Every Struct is declared ``gc=False``: a decoded window holds no
 reference cycles, so the cyclic collector has no reason to track its tens of
 thousands of objects.
 
@@ -15,11 +15,10 @@ unknown keys, like any unknown field, are ignored.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import datetime
 from itertools import chain
 from operator import itemgetter
-from typing import cast
 
 from msgspec import Struct, field
 from msgspec.structs import astuple
@@ -41,13 +40,13 @@ from .enums import (
 )
 
 
-class MeasurementValue(Struct, frozen=True, gc=False, kw_only=True, repr_omit_defaults=True):
-    """One value of one register; ``value`` may be null for missing data."""
+class _EnumsParsedOnAccess:
+    """The enum-valued fields of a value as sent, each parsed when read (cached per spelling)."""
 
-    value: float | None = None
-    raw_unit: str = field(name="unit")
-    raw_validation_state: str | None = field(default=None, name="validationState")
-    raw_gas_conversion_factor: str | None = field(default=None, name="gasConversionFactor")
+    __slots__ = ()
+    raw_unit: str
+    raw_validation_state: str | None
+    raw_gas_conversion_factor: str | None
 
     @property
     def unit(self) -> Unit | str:
@@ -63,6 +62,17 @@ class MeasurementValue(Struct, frozen=True, gc=False, kw_only=True, repr_omit_de
     def gas_conversion_factor(self) -> GasConversionFactor | str | None:
         """Whether a gas kWh value used a provisional, definitive or constant factor."""
         return GasConversionFactor.parse_optional(self.raw_gas_conversion_factor)
+
+
+class MeasurementValue(
+    Struct, _EnumsParsedOnAccess, frozen=True, gc=False, kw_only=True, repr_omit_defaults=True
+):
+    """One value of one register; ``value`` may be null for missing data."""
+
+    value: float | None = None
+    raw_unit: str = field(name="unit")
+    raw_validation_state: str | None = field(default=None, name="validationState")
+    raw_gas_conversion_factor: str | None = field(default=None, name="gasConversionFactor")
 
 
 class RegisterValues(Struct, frozen=True, gc=False, kw_only=True, repr_omit_defaults=True):
@@ -167,8 +177,13 @@ class Headpoint(Struct, frozen=True, gc=False):
             yield sub.ean, None, sub.energy
 
 
-class Reading(Struct, frozen=True, gc=False):
-    """One value, flattened with everything needed to store or show it."""
+class Reading(Struct, _EnumsParsedOnAccess, frozen=True, gc=False):
+    """One value, flattened with everything needed to store or show it.
+
+    The unit, validation state and gas conversion factor are kept as sent, like
+    in :class:`MeasurementValue`, and parsed when read: a reading is a copy of
+    fields, made once per value, and most readers look at few of them.
+    """
 
     ean: str
     sub_ean: str | None
@@ -176,12 +191,12 @@ class Reading(Struct, frozen=True, gc=False):
     resolution: Resolution
     direction: Direction
     register: Register
-    unit: Unit | str
+    raw_unit: str
     start: datetime
     end: datetime
     value: float | None
-    validation_state: ValidationState | str | None
-    gas_conversion_factor: GasConversionFactor | str | None
+    raw_validation_state: str | None
+    raw_gas_conversion_factor: str | None
 
 
 class EnergyResponse(Struct, frozen=True, gc=False):
@@ -214,9 +229,6 @@ def _slice_readings(
     Inlined, as it runs once per value: a direction holding only its total is read here.
     """
     ean, sub_ean, meter_id, resolution = meter
-    units = cast("Mapping[str, Unit | str]", Unit.spellings())  # a unit is never null
-    states = ValidationState.spellings()
-    factors = GasConversionFactor.spellings()
     directions = _DIRECTIONS
     total = Register.TOTAL
     for time_slice in slices:
@@ -241,7 +253,6 @@ def _slice_readings(
                     context = (*meter, directions[index])
                     yield from _register_readings(context, astuple(registers), start, end)
                     continue
-                factor = item.raw_gas_conversion_factor
                 yield Reading(
                     ean,
                     sub_ean,
@@ -249,12 +260,12 @@ def _slice_readings(
                     resolution,
                     directions[index],
                     total,
-                    units[item.raw_unit],
+                    item.raw_unit,
                     start,
                     end,
                     item.value,
-                    states[item.raw_validation_state],
-                    None if factor is None else factors[factor],
+                    item.raw_validation_state,
+                    item.raw_gas_conversion_factor,
                 )
 
 
@@ -269,7 +280,6 @@ def _register_readings(
     for register, item in zip(_REGISTERS, values, strict=True):
         if item is None:
             continue
-        factor = item.raw_gas_conversion_factor
         yield Reading(
             ean,
             sub_ean,
@@ -277,12 +287,12 @@ def _register_readings(
             resolution,
             direction,
             register,
-            Unit.parse(item.raw_unit),
+            item.raw_unit,
             start,
             end,
             item.value,
-            ValidationState.parse_optional(item.raw_validation_state),
-            GasConversionFactor.parse_optional(factor),
+            item.raw_validation_state,
+            item.raw_gas_conversion_factor,
         )
 
 
