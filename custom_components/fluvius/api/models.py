@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from itertools import chain
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 
 from msgspec import Struct, field
 from msgspec.structs import astuple
@@ -276,24 +276,13 @@ def _register_readings(
     end: datetime,
 ) -> Iterator[Reading]:
     """The readings of a direction in several registers (day/night, reactive): the rare case."""
-    ean, sub_ean, meter_id, resolution, direction = context
     for register, item in zip(_REGISTERS, values, strict=True):
-        if item is None:
-            continue
-        yield Reading(
-            ean,
-            sub_ean,
-            meter_id,
-            resolution,
-            direction,
-            register,
-            item.raw_unit,
-            start,
-            end,
-            item.value,
-            item.raw_validation_state,
-            item.raw_gas_conversion_factor,
-        )
+        if item is not None:
+            yield Reading(*context, register, item.raw_unit, start, end, *_AFTER_END(item))
+
+
+# A value's fields that follow ``end`` in a :class:`Reading`, in its order.
+_AFTER_END = attrgetter("value", "raw_validation_state", "raw_gas_conversion_factor")
 
 
 # What ``filter`` keeps of (name, field) pairs: the fields present.
