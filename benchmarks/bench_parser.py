@@ -52,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.legacy.aggregation import (
     HourlyData as LegacyHourlyData,
     aggregate as legacy_aggregate,
+    as_pairs,
 )
 from benchmarks.legacy.parser import parse_energy as legacy_parse_energy
 from custom_components.fluvius.aggregation import HourlyData, aggregate
@@ -201,11 +202,7 @@ def _decode_aggregate(body: bytes) -> tuple[Any, Any]:
 
 def _rows(data: HourlyData) -> tuple[Any, ...]:
     """The rows both aggregations make (costs' quarter-hours and day ends aside)."""
-    pairs = {
-        key: {start: (kwh, state) for start, kwh, state in quarters.items()}
-        for key, quarters in data.quarter_hours.items()
-    }
-    return data.energy, data.power, pairs
+    return data.energy, data.power, as_pairs(data.quarter_hours)
 
 
 def _legacy_rows(data: LegacyHourlyData) -> tuple[Any, ...]:

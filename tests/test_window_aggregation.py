@@ -15,7 +15,7 @@ import aiohttp
 import orjson
 import pytest
 
-from benchmarks.legacy.aggregation import aggregate as legacy_aggregate
+from benchmarks.legacy.aggregation import aggregate as legacy_aggregate, as_pairs
 from benchmarks.legacy.parser import parse_energy as legacy_parse_energy
 from custom_components.fluvius.aggregation import HourlyData, aggregate
 from custom_components.fluvius.api import (
@@ -28,7 +28,6 @@ from custom_components.fluvius.api import (
     parse_energy,
 )
 from custom_components.fluvius.entry_client import client_for_entry
-from custom_components.fluvius.series import SeriesKey
 from custom_components.fluvius.statistics import async_aggregate
 from fluvius_simulator import FluviusSimulator
 from tests.conftest import entry_data
@@ -64,15 +63,7 @@ def reference(bodies: list[bytes], *, include_reactive: bool = False) -> tuple[A
 
 def rows_only(data: HourlyData) -> tuple[Any, ...]:
     """The rows the previous aggregation made (it kept no quarter-hours or ends for costs)."""
-    return data.energy, data.power, legacy_quarter_hours(data)
-
-
-def legacy_quarter_hours(data: HourlyData) -> dict[SeriesKey, dict[datetime, tuple[Any, ...]]]:
-    """The peaks' quarter-hours as the previous aggregation kept them: a pair per start."""
-    return {
-        key: {start: (kwh, state) for start, kwh, state in quarters.items()}
-        for key, quarters in data.quarter_hours.items()
-    }
+    return data.energy, data.power, as_pairs(data.quarter_hours)
 
 
 def decoded(bodies: list[bytes], *, include_reactive: bool = False) -> tuple[Any, ...]:

@@ -3,17 +3,17 @@
 The row types (``SeriesKey``, ``PowerHour``) are the integration's, so rows of
 the two aggregations compare equal. ``HourlyData`` is the result as it was then:
 the peaks' quarter-hours as one (kWh, state) pair per start, which the
-integration now keeps as two dicts (compare through ``QuarterHours.items``).
+integration now keeps as two dicts (:func:`as_pairs` turns them into this shape).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from custom_components.fluvius.aggregation import PowerHour, SeriesKey
+from custom_components.fluvius.aggregation import PowerHour, QuarterHours, SeriesKey
 from custom_components.fluvius.api import FINAL_VALIDATION_STATES
 
 from .models import Direction, Reading, Register, Resolution, Unit
@@ -34,6 +34,16 @@ class HourlyData:
     quarter_hours: dict[SeriesKey, dict[datetime, tuple[float | None, str | None]]] = field(
         default_factory=dict
     )
+
+
+def as_pairs(
+    quarter_hours: Mapping[SeriesKey, QuarterHours],
+) -> dict[SeriesKey, dict[datetime, tuple[float | None, str | None]]]:
+    """The integration's quarter-hours in this module's shape: a (kWh, state) pair per start."""
+    return {
+        key: {start: (kwh, state) for start, kwh, state in quarters.items()}
+        for key, quarters in quarter_hours.items()
+    }
 
 
 def unit_id(unit: Unit | str) -> str | None:

@@ -5,9 +5,10 @@ The records that exist once per slice or value (:class:`TimeSlice`,
 what the decoder builds straight from the JSON, so they hold what was sent:
 enum-valued fields keep the raw spelling in a ``raw_*`` field and a property
 parses it (cached, see :mod:`.enums`). That keeps per-value work out of the
-decoder, and out of the flat :class:`Reading`, which copies those fields. Every Struct is declared ``gc=False``: a decoded window holds no
-reference cycles, so the cyclic collector has no reason to track its tens of
-thousands of objects.
+decoder, and out of the flat :class:`Reading`, which copies those fields.
+Every Struct is declared ``gc=False``: a decoded window holds no reference
+cycles, so the cyclic collector has no reason to track its tens of thousands
+of objects.
 
 Direction and register keys are the field names the reference documents;
 unknown keys, like any unknown field, are ignored.
